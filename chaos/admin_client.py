@@ -1,0 +1,58 @@
+"""A small client of the shop's admin API (bug switches), with a timeout on every call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from chaos.errors import AdminApiError
+
+TIMEOUT_S = 5.0
+
+
+class AdminClient:
+    """Talks to /admin on the shop with the stack's admin token."""
+
+    def __init__(self, base_url: str, token: str | None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+
+    def switches(self) -> list[dict[str, Any]]:
+        """Return every switch with its state and what it breaks."""
+        return self._call("GET", "/admin/switches")["switches"]  # type: ignore[no-any-return]
+
+    def set_switch(self, name: str, on: bool) -> list[dict[str, Any]]:
+        """Turn a bug on or off for every process of the stack."""
+        return self._call("PUT", f"/admin/switches/{name}", json={"on": on})["switches"]  # type: ignore[no-any-return]
+
+    def reset_switches(self) -> list[dict[str, Any]]:
+        """Turn every bug off."""
+        return self._call("POST", "/admin/switches/reset")["switches"]  # type: ignore[no-any-return]
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        if not self.token:
+            raise AdminApiError(
+                "no admin token: start the stack with `faultyard up` (it writes one to the "
+                "state folder) or set FAULTYARD_ADMIN_TOKEN"
+            )
+        try:
+            response = requests.request(
+                method,
+                self.base_url + path,
+                headers={"Authorization": f"Bearer {self.token}"},
+                timeout=TIMEOUT_S,
+                **kwargs,
+            )
+        except requests.RequestException as exc:
+            raise AdminApiError(
+                f"the shop is not reachable at {self.base_url} ({type(exc).__name__}); "
+                "is the stack up? (`faultyard up`)"
+            ) from None
+        if response.status_code != 200:
+            try:
+                message = response.json().get("error", response.text)
+            except ValueError:
+                message = response.text
+            raise AdminApiError(f"{method} {path} answered {response.status_code}: {message}")
+        return response.json()  # type: ignore[no-any-return]

@@ -1,0 +1,99 @@
+"""Every setting of the native stack, read from FAULTYARD_* environment variables."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import sys
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chaos.errors import ConfigError
+
+Port = Field(ge=1, le=65535)
+
+
+class StackSettings(BaseSettings):
+    """Where the stack lives and listens; the CLI takes its defaults from here."""
+
+    model_config = SettingsConfigDict(env_prefix="FAULTYARD_", extra="ignore")
+
+    state_dir: Path = Path(".faultyard")
+    host: str = "127.0.0.1"
+    # Defaults stay clear of a system PostgreSQL (5432) and Redis (6379).
+    pg_port: int = Field(15432, ge=1, le=65535)
+    redis_port: int = Field(16379, ge=1, le=65535)
+    app_port: int = Field(18000, ge=1, le=65535)
+    app_workers: int = Field(2, ge=1, le=32)
+    rq_workers: int = Field(2, ge=0, le=32)
+    pg_bin_dir: Path | None = None
+    pg_data_dir: Path | None = None
+    pg_user: str = "faultyard"
+    pg_database: str = "shop"
+    seed_products: int = Field(1000, ge=0)
+    start_timeout_s: float = Field(30.0, gt=0)
+    stop_timeout_s: float = Field(10.0, gt=0)
+
+    @field_validator("host")
+    @classmethod
+    def _loopback_only(cls, value: str) -> str:
+        if not ipaddress.ip_address(value).is_loopback:
+            raise ValueError("the stack listens on loopback only (127.0.0.1 or ::1)")
+        return value
+
+    @property
+    def state_path(self) -> Path:
+        """Return the state folder as an absolute path."""
+        return self.state_dir.resolve()
+
+    @property
+    def postgres_data(self) -> Path:
+        """Return the PostgreSQL data directory."""
+        return (self.pg_data_dir or self.state_path / "postgres").resolve()
+
+    @property
+    def database_url(self) -> str:
+        """Return the SQLAlchemy URL of the shop's database."""
+        return f"postgresql+psycopg://{self.pg_user}@{self._url_host}:{self.pg_port}/{self.pg_database}"
+
+    @property
+    def redis_url(self) -> str:
+        """Return the URL of the stack's Redis."""
+        return f"redis://{self._url_host}:{self.redis_port}/0"
+
+    @property
+    def app_url(self) -> str:
+        """Return the base URL of the shop."""
+        return f"http://{self._url_host}:{self.app_port}"
+
+    @property
+    def _url_host(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+    def child_env(self) -> dict[str, str]:
+        """Return the environment every shop process starts with."""
+        env = dict(os.environ)
+        env.update(
+            FAULTYARD_DATABASE_URL=self.database_url,
+            FAULTYARD_REDIS_URL=self.redis_url,
+            FAULTYARD_STATE_DIR=str(self.state_path),
+            PROMETHEUS_MULTIPROC_DIR=str(self.state_path / "metrics"),
+            PYTHONUNBUFFERED="1",
+        )
+        # Children run this interpreter's packages even when it is not on PATH.
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        return env
+
+
+def load_stack_settings(**overrides: object) -> StackSettings:
+    """Read the settings; a bad value is a ConfigError naming the variable."""
+    try:
+        return StackSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"FAULTYARD_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigError(f"bad setting: {problems}") from None

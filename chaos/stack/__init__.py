@@ -1,0 +1,1 @@
+"""The native stack: declared services, started and watched by one manager."""

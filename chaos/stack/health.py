@@ -1,0 +1,77 @@
+"""Readiness checks that ask each service a real question: a query, a PING, /readyz."""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+import requests
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Worker
+
+from chaos.settings import StackSettings
+from chaos.stack import postgres
+from chaos.stack.service import NotReady
+from target_app.outbox import HEARTBEAT_KEY
+
+CHECK_TIMEOUT_S = 2.0
+
+
+def _redis(settings: StackSettings) -> Redis:
+    return Redis(
+        host=settings.host,
+        port=settings.redis_port,
+        socket_connect_timeout=CHECK_TIMEOUT_S,
+        socket_timeout=CHECK_TIMEOUT_S,
+    )
+
+
+def postgres_ready(settings: StackSettings, pid: int) -> None:
+    """Run a query on the cluster."""
+    try:
+        with postgres.connect(settings) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        raise NotReady(str(exc).strip().splitlines()[0] if str(exc) else "no answer") from None
+
+
+def redis_ready(settings: StackSettings, pid: int) -> None:
+    """PING Redis."""
+    try:
+        with _redis(settings) as client:
+            client.ping()
+    except RedisError as exc:
+        raise NotReady(str(exc)) from None
+
+
+def app_ready(settings: StackSettings, pid: int) -> None:
+    """Ask the shop's /readyz, which checks PostgreSQL and Redis itself."""
+    try:
+        response = requests.get(f"{settings.app_url}/readyz", timeout=CHECK_TIMEOUT_S)
+    except requests.RequestException as exc:
+        raise NotReady(type(exc).__name__) from None
+    if response.status_code != 200:
+        raise NotReady(f"/readyz answered {response.status_code}: {response.text[:200]}")
+
+
+def worker_ready(settings: StackSettings, pid: int) -> None:
+    """Find the RQ worker with this PID registered in Redis."""
+    try:
+        with _redis(settings) as client:
+            workers = Worker.all(connection=client)
+    except RedisError as exc:
+        raise NotReady(str(exc)) from None
+    if not any(w.pid == pid for w in workers):
+        raise NotReady(f"no RQ worker with pid {pid} registered")
+
+
+def relay_ready(settings: StackSettings, pid: int) -> None:
+    """Check the relay wrote its heartbeat in the last few seconds."""
+    try:
+        with _redis(settings) as client:
+            beat = client.get(HEARTBEAT_KEY)
+    except RedisError as exc:
+        raise NotReady(str(exc)) from None
+    if beat is None or time.time() - float(beat) > 5:
+        raise NotReady("no recent relay heartbeat")

@@ -1,0 +1,118 @@
+"""Start, identify and stop the stack's processes by PID, never anyone else's.
+
+A pid file records the PID with the process's start time (from /proc), so a
+PID reused by an unrelated process after a crash is recognised as stale.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+POLL_INTERVAL_S = 0.05
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    """What a pid file says about a process the stack started."""
+
+    pid: int
+    start_ticks: int
+    started_at: float
+    argv: list[str]
+
+
+def start_ticks(pid: int) -> int | None:
+    """Return when a process started (clock ticks since boot), None if it is gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # The command name may hold spaces and parentheses: split after the last ')'.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    if fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])
+
+
+def is_alive(record: ProcessRecord) -> bool:
+    """Return whether the recorded process still runs (and is the same process)."""
+    return start_ticks(record.pid) == record.start_ticks
+
+
+def read_pid_file(path: Path) -> ProcessRecord | None:
+    """Return the record in a pid file, None if there is none or it is unreadable."""
+    try:
+        data = json.loads(path.read_text())
+        return ProcessRecord(
+            pid=int(data["pid"]),
+            start_ticks=int(data["start_ticks"]),
+            started_at=float(data["started_at"]),
+            argv=list(data["argv"]),
+        )
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return None
+
+
+def spawn(
+    argv: list[str],
+    *,
+    pid_file: Path,
+    log_file: Path,
+    env: dict[str, str],
+    run_as: str | None = None,
+) -> ProcessRecord:
+    """Start a process in its own session, logging to `log_file`, and write its pid file."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "ab") as log:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+            **({"user": run_as, "group": run_as, "extra_groups": []} if run_as else {}),
+        )
+    ticks = start_ticks(proc.pid)
+    record = ProcessRecord(pid=proc.pid, start_ticks=ticks or 0, started_at=time.time(), argv=argv)
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    pid_file.write_text(json.dumps(record.__dict__))
+    return record
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def stop(record: ProcessRecord, *, sig: int = signal.SIGTERM, timeout_s: float = 10.0) -> bool:
+    """Signal the process, wait for it, then kill its process group; True if it had to be killed."""
+    if not is_alive(record):
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(record.pid, sig)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        _reap(record.pid)
+        if not is_alive(record):
+            return False
+        time.sleep(POLL_INTERVAL_S)
+    if is_alive(record):
+        # Its own session: the group holds only what this process started.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(record.pid, signal.SIGKILL)
+        _reap(record.pid)
+    return True
+
+
+def exit_status(record: ProcessRecord) -> str:
+    """Describe a process that is gone, for error messages."""
+    return f"process {record.pid} ({Path(record.argv[0]).name}) exited"

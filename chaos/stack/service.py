@@ -1,0 +1,36 @@
+"""What the manager needs to know about a service: one declarative record."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from chaos.settings import StackSettings
+
+
+class NotReady(Exception):
+    """A readiness check failed; the message says what it saw."""
+
+
+@dataclass(frozen=True)
+class Service:
+    """A process of the native stack.
+
+    `stage` orders start-up (lower first, `down` goes in reverse); services of
+    one stage start together. `ready` raises NotReady until the service really
+    answers. `prepare` runs before start, `after_ready` once it answers (both
+    idempotent).
+    """
+
+    name: str
+    stage: int
+    argv: Callable[[StackSettings], list[str]]
+    ready: Callable[[StackSettings, int], None]
+    address: Callable[[StackSettings], str]
+    port: Callable[[StackSettings], int] | None = None
+    port_setting: str | None = None
+    run_as: Callable[[], str | None] = lambda: None
+    stop_signal: int = signal.SIGTERM
+    prepare: Callable[[StackSettings], None] | None = None
+    after_ready: Callable[[StackSettings], None] | None = None

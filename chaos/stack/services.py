@@ -1,0 +1,131 @@
+"""The services of the native stack, declared once. Adding a service is adding a record here."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import sys
+
+from chaos.errors import MissingDependencyError
+from chaos.settings import StackSettings
+from chaos.stack import health, postgres
+from chaos.stack.service import Service
+from target_app import schema, seed
+from target_app.config import load_settings
+from target_app.db import make_engine
+
+
+def _program(name: str, package: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise MissingDependencyError(
+            f"{name} not found; run `make setup` (installs the Debian package {package})"
+        )
+    return path
+
+
+def _init_postgres(settings: StackSettings) -> None:
+    postgres.init_cluster(settings, log_file=settings.state_path / "logs" / "postgres.log")
+
+
+def _migrate_and_seed(settings: StackSettings) -> None:
+    postgres.ensure_database(settings)
+    schema.upgrade(settings.database_url)
+    engine = make_engine(load_settings({"database_url": settings.database_url}))
+    try:
+        seed.seed(engine, products=settings.seed_products)
+    finally:
+        engine.dispose()
+
+
+def _redis_argv(settings: StackSettings) -> list[str]:
+    data = settings.state_path / "redis"
+    data.mkdir(parents=True, exist_ok=True)
+    return [
+        _program("redis-server", "redis-server"),
+        "--bind",
+        settings.host,
+        "--port",
+        str(settings.redis_port),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+        "--dir",
+        str(data),
+    ]
+
+
+def _app_argv(settings: StackSettings) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        "python:target_app.gunicorn_conf",
+        "--bind",
+        f"{settings.host}:{settings.app_port}",
+        "--workers",
+        str(settings.app_workers),
+        "--name",
+        "faultyard-app",
+        "target_app.wsgi:app",
+    ]
+
+
+def _worker(n: int) -> Service:
+    return Service(
+        name=f"worker-{n}",
+        stage=1,
+        argv=lambda s: [sys.executable, "-m", "target_app.worker", f"faultyard-worker-{n}"],
+        ready=health.worker_ready,
+        address=lambda s: f"queue payments on {s.redis_url}",
+    )
+
+
+def services(settings: StackSettings) -> list[Service]:
+    """Return every service of the stack, in start order."""
+    return [
+        Service(
+            name="postgres",
+            stage=0,
+            argv=postgres.server_argv,
+            ready=health.postgres_ready,
+            address=lambda s: s.database_url,
+            port=lambda s: s.pg_port,
+            port_setting="FAULTYARD_PG_PORT",
+            run_as=postgres.server_user,
+            stop_signal=signal.SIGINT,  # fast shutdown: do not wait for clients
+            prepare=_init_postgres,
+            after_ready=_migrate_and_seed,
+        ),
+        Service(
+            name="redis",
+            stage=0,
+            argv=_redis_argv,
+            ready=health.redis_ready,
+            address=lambda s: s.redis_url,
+            port=lambda s: s.redis_port,
+            port_setting="FAULTYARD_REDIS_PORT",
+        ),
+        Service(
+            name="app",
+            stage=1,
+            argv=_app_argv,
+            ready=health.app_ready,
+            address=lambda s: s.app_url,
+            port=lambda s: s.app_port,
+            port_setting="FAULTYARD_APP_PORT",
+            stop_signal=signal.SIGINT,  # quick shutdown: SSE streams never finish
+        ),
+        *(_worker(n) for n in range(1, settings.rq_workers + 1)),
+        Service(
+            name="relay",
+            stage=1,
+            argv=lambda s: [sys.executable, "-m", "target_app.relay"],
+            ready=health.relay_ready,
+            address=lambda s: f"outbox -> stream shop:events on {s.redis_url}",
+        ),
+    ]

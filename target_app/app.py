@@ -1,0 +1,77 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+
+from target_app import db, instrumentation
+from target_app.api import api
+from target_app.blueprints import admin, carts, catalog, health, orders, stream
+from target_app.config import ShopSettings, load_settings
+from target_app.errors import error_body, register_error_handlers
+from target_app.failures import RecentFailures
+from target_app.redis_client import make_redis
+from target_app.switches import SwitchBoard
+
+log = logging.getLogger(__name__)
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the shop from the environment's settings, with `config` overriding them."""
+    settings = load_settings(config)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["settings"] = settings
+    app.extensions["switches"] = SwitchBoard(
+        settings.switches_file, refresh_s=settings.switch_refresh_s
+    )
+    app.extensions["redis"] = make_redis(settings)
+    app.extensions["failures"] = RecentFailures()
+
+    db.init_app(app, settings)
+    instrumentation.init_app(app)
+    register_error_handlers(app)
+    app.before_request(_reject_unparseable_body)
+
+    for blueprint in (catalog.bp, carts.bp, orders.bp, stream.bp, health.bp, admin.bp):
+        app.register_blueprint(blueprint)
+    api.register(app)
+
+    @app.get("/openapi.json")
+    def openapi() -> Response:
+        return jsonify(api.spec)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> ResponseReturnValue:
+        log.exception("unhandled error")
+        return error_body(500, "internal server error")
+
+    return app
+
+
+def settings_of(app: Flask) -> ShopSettings:
+    """Return the settings an app was built with."""
+    return app.extensions["settings"]  # type: ignore[no-any-return]
+
+
+def _reject_unparseable_body() -> None:
+    """Answer 415 for a body that is not JSON and 400 for malformed JSON, before any route."""
+    if request.method not in _BODY_METHODS:
+        return
+    body = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
+    if not body:
+        return
+    if not request.is_json:
+        raise UnsupportedMediaType("request body must be JSON (Content-Type: application/json)")
+    try:
+        request.get_json()
+    except BadRequest as exc:
+        raise BadRequest("request body is not valid JSON") from exc

@@ -1,0 +1,112 @@
+"""Carts and checkout."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, request
+from spectree import Response
+
+from target_app import metrics
+from target_app.api import api
+from target_app.db import new_session, request_session
+from target_app.errors import DEADLOCK_SQLSTATE, ShopError, sqlstate
+from target_app.models import Cart, Order
+from target_app.schemas import CartCreate, CartItemAdd, CartItemOut, CartOut, ErrorOut, OrderOut
+from target_app.services import carts, checkout, payments
+
+bp = Blueprint("carts", __name__)
+
+
+def cart_out(cart: Cart) -> CartOut:
+    """Return the API view of a cart."""
+    return CartOut(
+        id=cart.id,
+        user_id=cart.user_id,
+        checked_out=cart.checked_out_at is not None,
+        items=[CartItemOut(product_id=i.product_id, quantity=i.quantity) for i in cart.items],
+    )
+
+
+def order_out(order: Order) -> OrderOut:
+    """Return the API view of an order."""
+    return OrderOut.model_validate(order, from_attributes=True)
+
+
+@bp.post("/carts")
+@api.validate(json=CartCreate, resp=Response(HTTP_201=CartOut, HTTP_404=ErrorOut), tags=["cart"])
+def create_cart() -> tuple[CartOut, int]:
+    """Create an empty cart for a user."""
+    body: CartCreate = request.context.json  # type: ignore[attr-defined]
+    return cart_out(carts.create_cart(request_session(), user_id=body.user_id)), 201
+
+
+@bp.get("/carts/<int:cart_id>")
+@api.validate(resp=Response(HTTP_200=CartOut, HTTP_404=ErrorOut), tags=["cart"])
+def get_cart(cart_id: int) -> CartOut:
+    """Show a cart."""
+    return cart_out(carts.get_cart(request_session(), cart_id=cart_id))
+
+
+@bp.post("/carts/<int:cart_id>/items")
+@api.validate(
+    json=CartItemAdd,
+    resp=Response(HTTP_200=CartOut, HTTP_404=ErrorOut, HTTP_409=ErrorOut),
+    tags=["cart"],
+)
+def add_item(cart_id: int) -> CartOut:
+    """Add units of a product to a cart."""
+    body: CartItemAdd = request.context.json  # type: ignore[attr-defined]
+    cart = carts.add_item(
+        request_session(), cart_id=cart_id, product_id=body.product_id, quantity=body.quantity
+    )
+    return cart_out(cart)
+
+
+@bp.delete("/carts/<int:cart_id>/items/<int:product_id>")
+@api.validate(resp=Response(HTTP_200=CartOut, HTTP_404=ErrorOut, HTTP_409=ErrorOut), tags=["cart"])
+def remove_item(cart_id: int, product_id: int) -> CartOut:
+    """Remove a product from a cart."""
+    return cart_out(carts.remove_item(request_session(), cart_id=cart_id, product_id=product_id))
+
+
+@bp.post("/carts/<int:cart_id>/checkout")
+@api.validate(
+    resp=Response(
+        HTTP_201=OrderOut,
+        HTTP_404=ErrorOut,
+        HTTP_409=ErrorOut,
+        HTTP_422=ErrorOut,
+        HTTP_503=ErrorOut,
+    ),
+    tags=["cart"],
+)
+def checkout_cart(cart_id: int) -> tuple[OrderOut, int]:
+    """Check out a cart: one order, stock decremented, payment capture enqueued."""
+    settings = current_app.extensions["settings"]
+    try:
+        order = checkout.place_order(
+            cart_id=cart_id,
+            open_session=new_session,
+            switches=current_app.extensions["switches"],
+            lock_pause_s=settings.checkout_lock_pause_ms / 1000,
+        )
+    except Exception as exc:
+        current_app.extensions["failures"].record(exc)
+        metrics.CHECKOUTS.labels(_outcome(exc)).inc()
+        raise
+    metrics.CHECKOUTS.labels("ok").inc()
+    payments.enqueue_capture(
+        order_id=order.id, redis=current_app.extensions["redis"], settings=settings
+    )
+    return order_out(order), 201
+
+
+def _outcome(exc: Exception) -> str:
+    if isinstance(exc, checkout.OutOfStock):
+        return "out_of_stock"
+    if isinstance(exc, ShopError):
+        return "rejected"
+    if sqlstate(exc) == DEADLOCK_SQLSTATE:
+        return "deadlock"
+    if type(exc).__name__ == "TimeoutError":
+        return "pool_timeout"
+    return "error"

@@ -1,0 +1,49 @@
+"""Orders: detail and a user's order history."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+from spectree import Response
+from sqlalchemy import func, select
+
+from target_app.api import api
+from target_app.blueprints.carts import order_out
+from target_app.db import request_session
+from target_app.errors import NotFound
+from target_app.models import Order, User
+from target_app.schemas import ErrorOut, OrderOut, OrderPage, PageQuery
+
+bp = Blueprint("orders", __name__)
+
+
+@bp.get("/orders/<int:order_id>")
+@api.validate(resp=Response(HTTP_200=OrderOut, HTTP_404=ErrorOut), tags=["orders"])
+def get_order(order_id: int) -> OrderOut:
+    """Show one order with its items and payment status."""
+    order = request_session().get(Order, order_id)
+    if order is None:
+        raise NotFound(f"order {order_id} not found")
+    return order_out(order)
+
+
+@bp.get("/users/<int:user_id>/orders")
+@api.validate(
+    query=PageQuery, resp=Response(HTTP_200=OrderPage, HTTP_404=ErrorOut), tags=["orders"]
+)
+def order_history(user_id: int) -> OrderPage:
+    """List a user's orders, newest first."""
+    query: PageQuery = request.context.query  # type: ignore[attr-defined]
+    session = request_session()
+    if session.get(User, user_id) is None:
+        raise NotFound(f"user {user_id} not found")
+    total = session.scalar(select(func.count()).where(Order.user_id == user_id)) or 0
+    orders = session.scalars(
+        select(Order)
+        .where(Order.user_id == user_id)
+        .order_by(Order.id.desc())
+        .offset((query.page - 1) * query.per_page)
+        .limit(query.per_page)
+    ).all()
+    return OrderPage(
+        items=[order_out(o) for o in orders], page=query.page, per_page=query.per_page, total=total
+    )

@@ -1,0 +1,67 @@
+"""A live stock stream over Server-Sent Events, fed by the outbox relay through Redis pub/sub."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+from flask import Blueprint, Response, current_app, request, stream_with_context
+from pydantic import BaseModel, ConfigDict, Field
+from redis.exceptions import RedisError
+
+from target_app.api import api
+from target_app.errors import error_body
+from target_app.redis_client import make_redis
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("stream", __name__)
+
+
+class StreamQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int | None = Field(None, ge=1, le=10_000, description="Close after this many events.")
+
+
+@bp.get("/stream/stock")
+@api.validate(query=StreamQuery, tags=["stream"])
+def stock_stream() -> Response:
+    """Stream stock changes as `event: stock` Server-Sent Events."""
+    settings = current_app.extensions["settings"]
+    limit = request.context.query.limit  # type: ignore[attr-defined]
+    # A client of its own with no read timeout: the stream waits on pub/sub.
+    redis = make_redis(settings, read_timeout_s=None)
+    pubsub = redis.pubsub(ignore_subscribe_messages=True)
+    try:
+        pubsub.subscribe(settings.stock_channel)
+    except RedisError as exc:
+        pubsub.close()
+        redis.close()
+        log.error("stock stream unavailable", extra={"error": str(exc)})
+        return error_body(503, "stock stream unavailable: Redis unreachable")  # type: ignore[return-value]
+
+    def events() -> Iterator[str]:
+        sent = 0
+        try:
+            yield ": connected\n\n"
+            while limit is None or sent < limit:
+                message = pubsub.get_message(timeout=settings.sse_heartbeat_s)
+                if message is None:
+                    yield ": keepalive\n\n"
+                    continue
+                data = json.loads(message["data"])
+                yield f"event: stock\ndata: {json.dumps(data)}\n\n"
+                sent += 1
+        except RedisError as exc:
+            log.error("stock stream lost Redis", extra={"error": str(exc)})
+        finally:
+            pubsub.close()
+            redis.close()
+
+    return Response(
+        stream_with_context(events()),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

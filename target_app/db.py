@@ -1,0 +1,90 @@
+"""The engine, its instrumented pool, and one lazily created session per request."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
+
+from target_app import metrics
+from target_app.config import ShopSettings
+
+
+class InstrumentedQueuePool(QueuePool):
+    """A QueuePool that records how long checkouts wait and how often they time out."""
+
+    def _do_get(self) -> Any:
+        started = time.perf_counter()
+        try:
+            return super()._do_get()
+        except PoolTimeoutError:
+            metrics.DB_POOL_TIMEOUTS.inc()
+            raise
+        finally:
+            metrics.DB_POOL_CHECKOUT_WAIT.observe(time.perf_counter() - started)
+
+
+def _track_pool_gauges(engine: Engine) -> None:
+    pool = engine.pool
+    assert isinstance(pool, QueuePool)
+    metrics.DB_POOL_SIZE.set(pool.size())
+
+    def refresh(*_: Any) -> None:
+        metrics.DB_POOL_CHECKED_OUT.set(pool.checkedout())
+        metrics.DB_POOL_OVERFLOW.set(max(0, pool.overflow()))
+
+    event.listen(engine, "checkout", refresh)
+    event.listen(engine, "checkin", refresh)
+
+
+def make_engine(settings: ShopSettings, *, application_name: str = "faultyard-shop") -> Engine:
+    """Create the engine every shop process uses, with the pool from the settings."""
+    engine = create_engine(
+        settings.database_url,
+        poolclass=InstrumentedQueuePool,
+        pool_size=settings.pool_size,
+        max_overflow=settings.pool_max_overflow,
+        pool_timeout=settings.pool_timeout_s,
+        connect_args={
+            "connect_timeout": settings.db_connect_timeout_s,
+            "application_name": application_name,
+        },
+    )
+    _track_pool_gauges(engine)
+    return engine
+
+
+def init_app(app: Flask, settings: ShopSettings) -> None:
+    """Attach the engine and a session factory to the app; close sessions at teardown."""
+    engine = make_engine(settings)
+    app.extensions["db_engine"] = engine
+    app.extensions["db_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
+    app.teardown_appcontext(_close_request_session)
+
+
+def engine() -> Engine:
+    """Return the current app's engine."""
+    return current_app.extensions["db_engine"]  # type: ignore[no-any-return]
+
+
+def new_session() -> Session:
+    """Open a session the caller must close (the request session is `request_session`)."""
+    return current_app.extensions["db_sessionmaker"]()  # type: ignore[no-any-return]
+
+
+def request_session() -> Session:
+    """Return this request's session, creating it on first use."""
+    if "db_session" not in g:
+        g.db_session = new_session()
+    return g.db_session  # type: ignore[no-any-return]
+
+
+def _close_request_session(_exc: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()

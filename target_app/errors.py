@@ -1,0 +1,78 @@
+"""The shop's error types and the handlers that turn every error into a JSON answer."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify
+from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+DEADLOCK_SQLSTATE = "40P01"
+
+
+class ShopError(Exception):
+    """A failure with a status code and a message meant for the client."""
+
+    status = 400
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class NotFound(ShopError):
+    status = 404
+
+
+class Conflict(ShopError):
+    status = 409
+
+
+class Unprocessable(ShopError):
+    status = 422
+
+
+def error_body(status: int, message: str, **details: Any) -> ResponseReturnValue:
+    """Return the JSON error every failing route answers with."""
+    return jsonify({"error": message, "status": status, **details}), status
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """Return the PostgreSQL SQLSTATE behind a DBAPI error, if there is one."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer every error as JSON with the right status; only server faults are 5xx."""
+
+    @app.errorhandler(ShopError)
+    def _shop_error(exc: ShopError) -> ResponseReturnValue:
+        return error_body(exc.status, exc.message, **exc.details)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> ResponseReturnValue:
+        # spectree aborts with a ready response for validation errors: keep it.
+        if exc.response is not None:
+            return exc.response
+        return error_body(exc.code or 500, exc.description or exc.name)
+
+    @app.errorhandler(PoolTimeoutError)
+    def _pool_timeout(exc: PoolTimeoutError) -> ResponseReturnValue:
+        log.error("database connection pool exhausted", extra={"error": str(exc)})
+        return error_body(503, "database connection pool exhausted, try again later")
+
+    @app.errorhandler(DBAPIError)
+    def _db_error(exc: DBAPIError) -> ResponseReturnValue:
+        code = sqlstate(exc)
+        log.error("database error", extra={"sqlstate": code, "error": str(exc.orig)})
+        if code == DEADLOCK_SQLSTATE:
+            return error_body(503, "deadlock detected, try again", sqlstate=code)
+        return error_body(503, "database unavailable", sqlstate=code)

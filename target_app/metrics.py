@@ -1,0 +1,96 @@
+"""Prometheus metrics of the shop and its workers, aggregated across processes.
+
+When PROMETHEUS_MULTIPROC_DIR is set (the stack sets it for every gunicorn and
+RQ worker), each process writes its samples there and `/metrics` merges them.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
+
+HTTP_REQUESTS = Counter(
+    "shop_http_requests_total",
+    "HTTP requests by method, route template and status.",
+    ["method", "route", "status"],
+)
+HTTP_DURATION = Histogram(
+    "shop_http_request_duration_seconds",
+    "HTTP request latency by method and route template.",
+    ["method", "route"],
+    buckets=LATENCY_BUCKETS_S,
+)
+HTTP_IN_FLIGHT = Gauge(
+    "shop_http_requests_in_flight",
+    "HTTP requests being served.",
+    multiprocess_mode="livesum",
+)
+
+DB_POOL_SIZE = Gauge(
+    "shop_db_pool_size", "Configured SQLAlchemy pool size.", multiprocess_mode="livesum"
+)
+DB_POOL_CHECKED_OUT = Gauge(
+    "shop_db_pool_checked_out",
+    "Connections checked out of the SQLAlchemy pool.",
+    multiprocess_mode="livesum",
+)
+DB_POOL_OVERFLOW = Gauge(
+    "shop_db_pool_overflow",
+    "Connections open beyond the pool size.",
+    multiprocess_mode="livesum",
+)
+DB_POOL_CHECKOUT_WAIT = Histogram(
+    "shop_db_pool_checkout_wait_seconds",
+    "Time spent waiting for a pooled connection.",
+    buckets=LATENCY_BUCKETS_S,
+)
+DB_POOL_TIMEOUTS = Counter(
+    "shop_db_pool_checkout_timeouts_total",
+    "Pool checkouts that gave up after pool_timeout_s.",
+)
+
+CHECKOUTS = Counter(
+    "shop_checkouts_total",
+    "Checkouts by outcome (ok, out_of_stock, deadlock, pool_timeout, error).",
+    ["outcome"],
+)
+PAYMENT_ENQUEUE_ERRORS = Counter(
+    "shop_payment_enqueue_errors_total",
+    "Payment jobs that could not be enqueued (Redis unreachable).",
+)
+
+JOBS = Counter("shop_jobs_total", "RQ jobs run, by function and outcome.", ["job", "outcome"])
+JOB_DURATION = Histogram(
+    "shop_job_duration_seconds",
+    "RQ job run time by function.",
+    ["job"],
+    buckets=LATENCY_BUCKETS_S,
+)
+
+OUTBOX_RELAYED = Counter(
+    "shop_outbox_events_relayed_total", "Outbox events published to the Redis stream."
+)
+OUTBOX_RELAY_ERRORS = Counter(
+    "shop_outbox_relay_errors_total", "Relay passes that failed, by reason.", ["reason"]
+)
+
+
+def render_latest() -> tuple[bytes, str]:
+    """Return the exposition text for all processes of the stack, and its content type."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -1,0 +1,89 @@
+"""The outbox relay: publishes events written in shop transactions to a Redis stream.
+
+Events are marked published only after Redis accepted them, so an outage
+delays events and never loses them. `python -m target_app.relay` runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from target_app import metrics
+from target_app.config import ShopSettings
+from target_app.db import make_engine
+from target_app.models import OutboxEvent
+from target_app.redis_client import make_redis
+
+log = logging.getLogger("target_app.relay")
+
+HEARTBEAT_KEY = "faultyard:relay:heartbeat"
+
+
+def relay_once(session: Session, redis: Redis, settings: ShopSettings) -> int:
+    """Publish one batch of unpublished events in id order; return how many."""
+    with session.begin():
+        events = session.scalars(
+            select(OutboxEvent)
+            .where(OutboxEvent.published_at.is_(None))
+            .order_by(OutboxEvent.id)
+            .limit(settings.relay_batch_size)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not events:
+            return 0
+        pipe = redis.pipeline(transaction=False)
+        for event in events:
+            pipe.xadd(
+                settings.events_stream,
+                {"event_id": event.id, "topic": event.topic, "payload": json.dumps(event.payload)},
+                maxlen=settings.events_stream_maxlen,
+                approximate=True,
+            )
+            if event.topic == "order.placed":
+                for item in event.payload.get("items", []):
+                    pipe.publish(
+                        settings.stock_channel,
+                        json.dumps(
+                            {"product_id": item["product_id"], "stock": item["stock_after"]}
+                        ),
+                    )
+        pipe.execute()
+        now = datetime.now(UTC).replace(tzinfo=None)
+        for event in events:
+            event.published_at = now
+    metrics.OUTBOX_RELAYED.inc(len(events))
+    return len(events)
+
+
+def run(settings: ShopSettings, stop: threading.Event) -> None:
+    """Relay until `stop` is set, backing off while PostgreSQL or Redis is unreachable."""
+    engine = make_engine(settings, application_name="faultyard-relay")
+    redis = make_redis(settings)
+    backoff_s = settings.relay_poll_interval_s
+    log.info("relay started", extra={"stream": settings.events_stream})
+    while not stop.is_set():
+        try:
+            with Session(engine) as session:
+                published = relay_once(session, redis, settings)
+            redis.set(HEARTBEAT_KEY, time.time(), ex=60)
+            backoff_s = settings.relay_poll_interval_s
+        except (SQLAlchemyError, RedisError) as exc:
+            reason = "redis" if isinstance(exc, RedisError) else "postgres"
+            metrics.OUTBOX_RELAY_ERRORS.labels(reason).inc()
+            log.error("relay pass failed", extra={"reason": reason, "error": str(exc)})
+            backoff_s = min(backoff_s * 2, 5.0)
+            published = 0
+        if published < settings.relay_batch_size:
+            stop.wait(backoff_s)
+    engine.dispose()
+    log.info("relay stopped")

@@ -1,0 +1,28 @@
+"""The outbox relay process. Run as `python -m target_app.relay`."""
+
+from __future__ import annotations
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import signal  # noqa: E402
+import threading  # noqa: E402
+
+from target_app.config import load_settings  # noqa: E402
+from target_app.logs import configure_logging  # noqa: E402
+from target_app.outbox import run  # noqa: E402
+
+
+def main() -> None:
+    """Relay until SIGTERM or SIGINT."""
+    settings = load_settings()
+    configure_logging(service="relay", level=settings.log_level)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    run(settings, stop)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Business logic of the shop, kept out of the routes."""

@@ -1,0 +1,61 @@
+"""Carts: create, view, add and remove items."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from target_app.errors import Conflict, NotFound
+from target_app.models import Cart, CartItem, Product, User
+
+
+def create_cart(session: Session, *, user_id: int) -> Cart:
+    """Create an empty cart for an existing user."""
+    if session.get(User, user_id) is None:
+        raise NotFound(f"user {user_id} not found")
+    cart = Cart(user_id=user_id)
+    session.add(cart)
+    session.commit()
+    return cart
+
+
+def get_cart(session: Session, *, cart_id: int) -> Cart:
+    """Return one cart or raise NotFound."""
+    cart = session.get(Cart, cart_id)
+    if cart is None:
+        raise NotFound(f"cart {cart_id} not found")
+    return cart
+
+
+def _open_cart(session: Session, cart_id: int) -> Cart:
+    cart = get_cart(session, cart_id=cart_id)
+    if cart.checked_out_at is not None:
+        raise Conflict(f"cart {cart_id} is already checked out")
+    return cart
+
+
+def add_item(session: Session, *, cart_id: int, product_id: int, quantity: int) -> Cart:
+    """Add `quantity` units of a product; adding it again raises the quantity."""
+    cart = _open_cart(session, cart_id)
+    if session.get(Product, product_id) is None:
+        raise NotFound(f"product {product_id} not found")
+    item = session.scalar(
+        select(CartItem).where(CartItem.cart_id == cart_id, CartItem.product_id == product_id)
+    )
+    if item is None:
+        cart.items.append(CartItem(product_id=product_id, quantity=quantity))
+    else:
+        item.quantity += quantity
+    session.commit()
+    return cart
+
+
+def remove_item(session: Session, *, cart_id: int, product_id: int) -> Cart:
+    """Remove a product from the cart."""
+    cart = _open_cart(session, cart_id)
+    item = next((i for i in cart.items if i.product_id == product_id), None)
+    if item is None:
+        raise NotFound(f"product {product_id} is not in cart {cart_id}")
+    cart.items.remove(item)
+    session.commit()
+    return cart

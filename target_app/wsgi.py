@@ -1,0 +1,12 @@
+"""The gunicorn entry point: gevent patches the standard library before the shop is imported."""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+from target_app import create_app  # noqa: E402
+from target_app.config import load_settings  # noqa: E402
+from target_app.logs import configure_logging  # noqa: E402
+
+configure_logging(service="app", level=load_settings().log_level)
+app = create_app()
