@@ -22,6 +22,8 @@ class ShopSettings(BaseSettings):
     pool_max_overflow: int = Field(5, ge=0)
     pool_timeout_s: float = Field(5.0, gt=0)
     db_connect_timeout_s: int = Field(3, ge=1)
+    # Shown in pg_stat_activity: which process holds which connection.
+    db_application_name: str = "faultyard-shop"
 
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     page_size_max: int = Field(100, ge=1)

@@ -32,17 +32,31 @@ class InstrumentedQueuePool(QueuePool):
 def _track_pool_gauges(engine: Engine) -> None:
     pool = engine.pool
     assert isinstance(pool, QueuePool)
-    metrics.DB_POOL_SIZE.set(pool.size())
+    size = pool.size()
+    metrics.DB_POOL_SIZE.set(size)
+    # Counted here rather than read from the pool: the checkin event fires
+    # before the connection is back, so pool.checkedout() would still count it.
+    checked_out = 0
 
-    def refresh(*_: Any) -> None:
-        metrics.DB_POOL_CHECKED_OUT.set(pool.checkedout())
-        metrics.DB_POOL_OVERFLOW.set(max(0, pool.overflow()))
+    def on_checkout(*_: Any) -> None:
+        nonlocal checked_out
+        checked_out += 1
+        publish()
 
-    event.listen(engine, "checkout", refresh)
-    event.listen(engine, "checkin", refresh)
+    def on_checkin(*_: Any) -> None:
+        nonlocal checked_out
+        checked_out = max(0, checked_out - 1)
+        publish()
+
+    def publish() -> None:
+        metrics.DB_POOL_CHECKED_OUT.set(checked_out)
+        metrics.DB_POOL_OVERFLOW.set(max(0, checked_out - size))
+
+    event.listen(engine, "checkout", on_checkout)
+    event.listen(engine, "checkin", on_checkin)
 
 
-def make_engine(settings: ShopSettings, *, application_name: str = "faultyard-shop") -> Engine:
+def make_engine(settings: ShopSettings, *, application_name: str | None = None) -> Engine:
     """Create the engine every shop process uses, with the pool from the settings."""
     engine = create_engine(
         settings.database_url,
@@ -52,7 +66,7 @@ def make_engine(settings: ShopSettings, *, application_name: str = "faultyard-sh
         pool_timeout=settings.pool_timeout_s,
         connect_args={
             "connect_timeout": settings.db_connect_timeout_s,
-            "application_name": application_name,
+            "application_name": application_name or settings.db_application_name,
         },
     )
     _track_pool_gauges(engine)

@@ -1,0 +1,179 @@
+"""Fixtures: one private stack for the whole session, and shop apps that talk to it."""
+
+# gevent must patch the standard library before psycopg is imported, as in
+# every entry point of the shop: the test process is no exception.
+from gevent import monkey
+
+monkey.patch_all()
+
+import gc  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import tempfile  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import pytest  # noqa: E402
+from flask import Flask  # noqa: E402
+from flask.testing import FlaskClient  # noqa: E402
+from redis import Redis  # noqa: E402
+from sqlalchemy import Engine, create_engine, insert  # noqa: E402
+
+from chaos.settings import StackSettings, load_stack_settings  # noqa: E402
+from chaos.stack.manager import Stack  # noqa: E402
+from target_app import create_app  # noqa: E402
+from target_app.models import Cart, CartItem, Product  # noqa: E402
+
+
+def free_port() -> int:
+    """Return a loopback port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def reachable_temp_dir(prefix: str) -> Path:
+    """Make a temporary folder the `postgres` user can reach (pytest's own are private)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture(scope="session")
+def stack_settings() -> Iterator[StackSettings]:
+    state = reachable_temp_dir("faultyard-test-")
+    yield load_stack_settings(
+        state_dir=state,
+        pg_port=free_port(),
+        redis_port=free_port(),
+        app_port=free_port(),
+    )
+    shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def stack(stack_settings: StackSettings) -> Iterator[Stack]:
+    """The whole native stack, started once for the session and stopped afterwards."""
+    stack = Stack(stack_settings)
+    try:
+        stack.up()
+        yield stack
+    finally:
+        stack.down()
+
+
+@pytest.fixture(scope="session")
+def cli_env(stack: Stack) -> dict[str, str]:
+    """The environment that points the `faultyard` command at the session's stack."""
+    s = stack.settings
+    return {
+        **os.environ,
+        "FAULTYARD_STATE_DIR": str(s.state_path),
+        "FAULTYARD_PG_PORT": str(s.pg_port),
+        "FAULTYARD_REDIS_PORT": str(s.redis_port),
+        "FAULTYARD_APP_PORT": str(s.app_port),
+    }
+
+
+@pytest.fixture(scope="session")
+def db(stack: Stack) -> Iterator[Engine]:
+    """A plain engine on the stack's database, for arranging and checking rows."""
+    engine = create_engine(stack.settings.database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_client(stack: Stack) -> Iterator[Redis]:
+    client = Redis.from_url(stack.settings.redis_url, decode_responses=True)
+    yield client
+    client.close()
+
+
+AppFactory = Callable[..., Flask]
+
+
+@pytest.fixture
+def make_app(stack: Stack, tmp_path: Path) -> Iterator[AppFactory]:
+    """Build shop apps on the stack's database, each with its own switch file."""
+    apps: list[Flask] = []
+
+    def factory(**overrides: Any) -> Flask:
+        config = {
+            "database_url": stack.settings.database_url,
+            "redis_url": stack.settings.redis_url,
+            "state_dir": tmp_path,
+            "admin_token": "test-token",
+            "switch_refresh_s": 0.01,
+            **overrides,
+        }
+        app = create_app(config)
+        app.config["TESTING"] = True
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        # Drop retained failures (and what they hold) before closing the pool.
+        app.extensions["failures"].clear()
+        gc.collect()
+        app.extensions["db_engine"].dispose()
+        app.extensions["redis"].close()
+
+
+@pytest.fixture
+def app(make_app: AppFactory) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def new_products(db: Engine) -> Callable[..., list[int]]:
+    """Insert products of this test's own, so tests never share stock."""
+
+    def create(*stocks: int, price_cents: int = 1000, category: str = "testing") -> list[int]:
+        tag = uuid.uuid4().hex[:10]
+        with db.begin() as conn:
+            rows = conn.execute(
+                insert(Product).returning(Product.id),
+                [
+                    {
+                        "sku": f"T-{tag}-{n}",
+                        "name": f"Test item {tag} {n}",
+                        "category": category,
+                        "price_cents": price_cents,
+                        "stock": stock,
+                    }
+                    for n, stock in enumerate(stocks)
+                ],
+            )
+            return [row.id for row in rows]
+
+    return create
+
+
+@pytest.fixture
+def new_cart(db: Engine) -> Callable[..., int]:
+    """Insert a cart holding (product_id, quantity) pairs, in that order."""
+
+    def create(*items: tuple[int, int], user_id: int = 1) -> int:
+        with db.begin() as conn:
+            cart_id = conn.execute(
+                insert(Cart).values(user_id=user_id).returning(Cart.id)
+            ).scalar_one()
+            for product_id, quantity in items:
+                conn.execute(
+                    insert(CartItem).values(
+                        cart_id=cart_id, product_id=product_id, quantity=quantity
+                    )
+                )
+        return int(cart_id)
+
+    return create
