@@ -39,6 +39,10 @@ class Unprocessable(ShopError):
     status = 422
 
 
+class Unavailable(ShopError):
+    status = 503
+
+
 def error_body(status: int, message: str, **details: Any) -> ResponseReturnValue:
     """Return the JSON error every failing route answers with."""
     return jsonify({"error": message, "status": status, **details}), status

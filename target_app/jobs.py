@@ -17,6 +17,7 @@ from target_app import metrics
 from target_app.config import ShopSettings, load_settings
 from target_app.db import make_engine
 from target_app.models import Order, OutboxEvent
+from target_app.switches import SwitchBoard
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,14 @@ def _worker_engine(settings: ShopSettings) -> Engine:
     if _engine is None:
         _engine = make_engine(settings, application_name="faultyard-worker")
     return _engine
+
+
+def dispose_engine() -> None:
+    """Close this process's job engine and its pooled connections."""
+    global _engine
+    if _engine is not None:
+        _engine.dispose()
+        _engine = None
 
 
 def instrumented(func: Callable[P, R]) -> Callable[P, R]:
@@ -79,3 +88,9 @@ def capture_payment(order_id: int) -> str:
         )
     log.info("payment captured", extra={"order_id": order_id})
     return "paid"
+
+
+def switch_states() -> dict[str, bool]:
+    """Report the bug switches as this worker process sees them (a diagnostic job)."""
+    settings = load_settings()
+    return SwitchBoard(settings.switches_file, refresh_s=settings.switch_refresh_s).states()

@@ -62,8 +62,8 @@ class UnknownSwitchError(KeyError):
 class SwitchBoard:
     """Reads and writes the switch file; reads are cached and refreshed on change."""
 
-    def __init__(self, path: Path, *, refresh_s: float = 0.2) -> None:
-        self.path = path
+    def __init__(self, path: Path | str, *, refresh_s: float = 0.2) -> None:
+        self.path = Path(path)
         self.refresh_s = refresh_s
         self._states: dict[str, bool] = {}
         self._signature: tuple[int, int] | None = None

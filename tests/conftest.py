@@ -177,3 +177,19 @@ def new_cart(db: Engine) -> Callable[..., int]:
         return int(cart_id)
 
     return create
+
+
+@pytest.fixture
+def scratch_database(stack: Stack) -> Iterator[str]:
+    """A new, migrated database on the stack's cluster that no stack process touches."""
+    from chaos.stack import postgres
+    from target_app import schema
+
+    name = f"scratch_{uuid.uuid4().hex[:12]}"
+    with postgres.connect(stack.settings) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = stack.settings.database_url.rsplit("/", 1)[0] + f"/{name}"
+    schema.upgrade(url)
+    yield url
+    with postgres.connect(stack.settings) as conn:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

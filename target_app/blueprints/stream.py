@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from typing import NoReturn
 
 from flask import Blueprint, Response, current_app, request, stream_with_context
 from pydantic import BaseModel, ConfigDict, Field
 from redis.exceptions import RedisError
+from werkzeug.exceptions import HTTPException
 
 from target_app.api import api
-from target_app.errors import error_body
+from target_app.errors import Unavailable
 from target_app.redis_client import make_redis
 
 log = logging.getLogger(__name__)
@@ -27,7 +29,7 @@ class StreamQuery(BaseModel):
 
 @bp.get("/stream/stock")
 @api.validate(query=StreamQuery, tags=["stream"])
-def stock_stream() -> Response:
+def stock_stream() -> NoReturn:
     """Stream stock changes as `event: stock` Server-Sent Events."""
     settings = current_app.extensions["settings"]
     limit = request.context.query.limit  # type: ignore[attr-defined]
@@ -40,7 +42,7 @@ def stock_stream() -> Response:
         pubsub.close()
         redis.close()
         log.error("stock stream unavailable", extra={"error": str(exc)})
-        return error_body(503, "stock stream unavailable: Redis unreachable")  # type: ignore[return-value]
+        raise Unavailable("stock stream unavailable: Redis unreachable") from None
 
     def events() -> Iterator[str]:
         sent = 0
@@ -60,8 +62,12 @@ def stock_stream() -> Response:
             pubsub.close()
             redis.close()
 
-    return Response(
+    response = Response(
         stream_with_context(events()),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+    # spectree reads a returned response's body to validate it, which would
+    # drain this endless stream first; an exception carrying the response
+    # hands it to Flask untouched (the HTTPException handler returns it).
+    raise HTTPException(response=response)

@@ -1,0 +1,5 @@
+"""`python -m chaos` runs the faultyard command."""
+
+from chaos.cli import main
+
+main()

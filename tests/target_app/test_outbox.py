@@ -1,0 +1,55 @@
+"""The outbox relay: events reach the Redis stream in order, and an outage loses none."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import create_engine, func, insert, select
+from sqlalchemy.orm import Session
+
+from chaos.stack.manager import Stack
+from target_app.config import load_settings
+from target_app.models import OutboxEvent
+from target_app.outbox import relay_once
+from tests.conftest import free_port
+
+
+def test_relay_publishes_in_order_and_survives_a_redis_outage(
+    stack: Stack, scratch_database: str, redis_client: Redis
+) -> None:
+    settings = load_settings(
+        {
+            "database_url": scratch_database,
+            "events_stream": f"test:{scratch_database[-12:]}",
+            "relay_batch_size": 2,
+        }
+    )
+    engine = create_engine(scratch_database)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(OutboxEvent),
+            [
+                {
+                    "topic": "order.placed",
+                    "payload": {"order_id": n, "items": [{"product_id": n, "stock_after": 9}]},
+                }
+                for n in range(5)
+            ],
+        )
+
+    down = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=1)
+    with Session(engine) as session, pytest.raises(RedisError):
+        relay_once(session, down, settings)
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).where(OutboxEvent.published_at.is_(None))) == 5
+
+    up = Redis.from_url(stack.settings.redis_url)
+    with Session(engine) as session:
+        assert [relay_once(session, up, settings) for _ in range(4)] == [2, 2, 1, 0]
+    entries = redis_client.xrange(settings.events_stream)
+    assert [json.loads(fields["payload"])["order_id"] for _, fields in entries] == [0, 1, 2, 3, 4]
+    assert {fields["topic"] for _, fields in entries} == {"order.placed"}
+    engine.dispose()

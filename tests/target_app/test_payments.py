@@ -1,0 +1,88 @@
+"""Payment capture: the RQ job against the real database, and its enqueue with backoff."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+
+import pytest
+from redis import Redis
+from rq import Queue
+from sqlalchemy import Engine, select
+
+from chaos.stack.manager import Stack
+from target_app import jobs
+from target_app.config import load_settings
+from target_app.models import OutboxEvent
+from target_app.services.payments import enqueue_capture, retry_intervals_s
+from tests.conftest import free_port
+
+
+@pytest.fixture
+def job_env(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Point jobs run in this process at the session's stack, as the stack does for workers."""
+    monkeypatch.setenv("FAULTYARD_DATABASE_URL", stack.settings.database_url)
+    monkeypatch.setenv("FAULTYARD_PAYMENT_DELAY_MS", "0")
+    yield
+    jobs.dispose_engine()
+
+
+def test_retry_intervals_grow_exponentially_with_bounded_jitter() -> None:
+    for seed in range(50):
+        intervals = retry_intervals_s(retries=4, base_s=2.0, rng=random.Random(seed))
+        assert len(intervals) == 4
+        for n, interval in enumerate(intervals):
+            assert max(1, round(2.0 * 2**n * 0.5)) <= interval <= round(2.0 * 2**n * 1.5)
+    spread = {
+        tuple(retry_intervals_s(retries=3, base_s=4.0, rng=random.Random(s))) for s in range(20)
+    }
+    assert len(spread) > 1  # jittered: clients that failed together do not retry together
+
+
+def test_enqueue_sets_retries_backoff_and_timeout(stack: Stack) -> None:
+    settings = load_settings(
+        {"redis_url": stack.settings.redis_url, "payment_queue": "enqueue-test"}
+    )
+    redis = Redis.from_url(settings.redis_url)
+    job_id = enqueue_capture(order_id=123, redis=redis, settings=settings)
+    assert job_id is not None
+    queue = Queue("enqueue-test", connection=redis)
+    job = queue.fetch_job(job_id)
+    assert job is not None
+    assert job.func_name == "target_app.jobs.capture_payment"
+    assert job.args == (123,)
+    assert job.retries_left == settings.payment_max_retries
+    assert len(job.retry_intervals) == settings.payment_max_retries
+    assert job.timeout == settings.payment_job_timeout_s
+    queue.empty()
+
+
+def test_enqueue_with_redis_down_returns_none() -> None:
+    settings = load_settings({"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
+    assert (
+        enqueue_capture(order_id=1, redis=Redis.from_url(settings.redis_url), settings=settings)
+        is None
+    )
+
+
+@pytest.mark.usefixtures("job_env")
+def test_capture_marks_the_order_paid_once(
+    client, db: Engine, new_products: Callable[..., list[int]], new_cart: Callable[..., int]
+) -> None:
+    (a,) = new_products(5)
+    order_id = client.post(f"/carts/{new_cart((a, 1))}/checkout").get_json()["id"]
+    assert jobs.capture_payment(order_id) == "paid"
+    assert jobs.capture_payment(order_id) == "already paid"
+    assert client.get(f"/orders/{order_id}").get_json()["status"] == "paid"
+    with db.connect() as conn:
+        paid_events = conn.scalars(
+            select(OutboxEvent.payload).where(OutboxEvent.topic == "order.paid")
+        ).all()
+    assert sum(p["order_id"] == order_id for p in paid_events) == 1
+
+
+@pytest.mark.usefixtures("job_env")
+def test_capture_fails_when_the_provider_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAULTYARD_PAYMENT_FAILURE_RATE", "1.0")
+    with pytest.raises(jobs.PaymentProviderError):
+        jobs.capture_payment(1)

@@ -1,0 +1,197 @@
+"""End to end over real HTTP: gunicorn with gevent workers, RQ workers and the outbox relay."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+import gevent
+import pytest
+import requests
+from redis import Redis
+from rq import Queue
+from sqlalchemy import Engine, text
+
+from chaos.stack.manager import Stack
+from target_app.outbox import HEARTBEAT_KEY
+
+pytestmark = pytest.mark.slow
+
+WAIT_S = 20.0
+
+
+def eventually(check: Callable[[], object], what: str, timeout_s: float = WAIT_S) -> object:
+    """Poll `check` until it returns something truthy; fail naming `what` after the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.1)
+    pytest.fail(f"gave up waiting for {what} after {timeout_s:.0f}s")
+
+
+def test_shopping_flow_is_paid_by_a_worker_and_relayed(
+    stack: Stack, redis_client: Redis, new_products: Callable[..., list[int]]
+) -> None:
+    base = stack.settings.app_url
+    a, b = new_products(9, 9)
+    cart_id = requests.post(f"{base}/carts", json={"user_id": 2}, timeout=5).json()["id"]
+    for product_id in (a, b):
+        added = requests.post(
+            f"{base}/carts/{cart_id}/items",
+            json={"product_id": product_id, "quantity": 2},
+            timeout=5,
+        )
+        assert added.status_code == 200
+    placed = requests.post(f"{base}/carts/{cart_id}/checkout", timeout=5)
+    assert placed.status_code == 201
+    order_id = placed.json()["id"]
+
+    order = eventually(
+        lambda: (
+            (o := requests.get(f"{base}/orders/{order_id}", timeout=5).json())["status"] == "paid"
+            and o
+        ),
+        "the RQ worker to capture the payment",
+    )
+    assert order["paid_at"] is not None  # type: ignore[index]
+
+    def relayed() -> list[str]:
+        topics = [
+            fields["topic"]
+            for _, fields in redis_client.xrange("shop:events")
+            if json.loads(fields["payload"])["order_id"] == order_id
+        ]
+        return topics if len(topics) == 2 else []
+
+    assert eventually(relayed, "the relay to publish both events") == ["order.placed", "order.paid"]
+
+
+def test_stock_stream_sends_server_sent_events(
+    stack: Stack, new_products: Callable[..., list[int]], new_cart: Callable[..., int]
+) -> None:
+    base = stack.settings.app_url
+    (a,) = new_products(30)
+    with requests.get(f"{base}/stream/stock?limit=1", stream=True, timeout=WAIT_S) as stream:
+        assert stream.headers["Content-Type"].startswith("text/event-stream")
+        # Unbuffered: the default 512-byte chunks would wait for more than the greeting.
+        lines: Iterator[str] = stream.iter_lines(chunk_size=1, decode_unicode=True)
+        assert next(lines) == ": connected"
+        assert (
+            requests.post(f"{base}/carts/{new_cart((a, 4))}/checkout", timeout=5).status_code == 201
+        )
+        event = [line for line in lines if line.startswith(("event:", "data:"))]
+    assert event[0] == "event: stock"
+    assert json.loads(event[1].removeprefix("data: ")) == {"product_id": a, "stock": 26}
+
+
+def test_metrics_merge_every_process(
+    stack: Stack, new_products: Callable[..., list[int]], new_cart: Callable[..., int]
+) -> None:
+    base = stack.settings.app_url
+    (a,) = new_products(5)
+    order_id = requests.post(f"{base}/carts/{new_cart((a, 1))}/checkout", timeout=5).json()["id"]
+    eventually(
+        lambda: requests.get(f"{base}/orders/{order_id}", timeout=5).json()["status"] == "paid",
+        "payment",
+    )
+
+    def job_metric() -> float:
+        for line in requests.get(f"{base}/metrics", timeout=5).text.splitlines():
+            if line.startswith('shop_jobs_total{job="capture_payment",outcome="succeeded"}'):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    # Counted in an RQ worker process, served by a gunicorn worker.
+    assert eventually(job_metric, "job metrics from the RQ workers") >= 1
+    text_ = requests.get(f"{base}/metrics", timeout=5).text
+    assert (
+        'shop_http_requests_total{method="POST",route="/carts/<int:cart_id>/checkout",status="201"}'
+        in text_
+    )
+    assert "shop_db_pool_size" in text_
+
+
+def test_db_bound_requests_overlap_in_one_gevent_worker(
+    stack: Stack, db: Engine, new_products: Callable[..., list[int]], new_cart: Callable[..., int]
+) -> None:
+    """Hold a row lock; more checkouts wait on it at once than there are worker processes."""
+    base = stack.settings.app_url
+    concurrent = 3 * stack.settings.app_workers
+    (a,) = new_products(100)
+    carts = [new_cart((a, 1)) for _ in range(concurrent)]
+
+    def waiting_on_locks() -> int:
+        with db.connect() as conn:
+            return int(
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND application_name = 'faultyard-shop'"
+                    )
+                ).scalar_one()
+            )
+
+    with db.connect() as blocker:
+        blocker.execute(text("SELECT 1 FROM products WHERE id = :id FOR UPDATE"), {"id": a})
+        pending = [
+            gevent.spawn(requests.post, f"{base}/carts/{c}/checkout", timeout=WAIT_S) for c in carts
+        ]
+        # Blocking workers could hold at most one waiting query each.
+        eventually(
+            lambda: waiting_on_locks() >= concurrent, f"{concurrent} checkouts waiting at once"
+        )
+        blocker.rollback()
+    gevent.joinall(pending, raise_error=True)
+    assert [job.value.status_code for job in pending] == [201] * concurrent
+
+
+def faultyard(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "chaos", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_switch_reaches_every_gunicorn_and_rq_worker(
+    stack: Stack, cli_env: dict[str, str], redis_client: Redis
+) -> None:
+    base = stack.settings.app_url
+    token = (stack.state / "admin-token").read_text().strip()
+    turned_on = faultyard(cli_env, "switch", "lock_in_cart_order", "on")
+    assert turned_on.returncode == 0, turned_on.stderr
+    try:
+        time.sleep(1.0)  # the promise under test: every process sees it within a second
+        seen: dict[int, bool] = {}
+        for _ in range(400):
+            if len(seen) == stack.settings.app_workers:
+                break
+            body = requests.get(
+                f"{base}/admin/switches",
+                headers={"Authorization": f"Bearer {token}", "Connection": "close"},
+                timeout=5,
+            ).json()
+            seen[body["pid"]] = next(
+                s["on"] for s in body["switches"] if s["name"] == "lock_in_cart_order"
+            )
+        assert len(seen) == stack.settings.app_workers, (
+            f"only reached gunicorn workers {sorted(seen)}"
+        )
+        assert all(seen.values())
+
+        queue = Queue("payments", connection=Redis.from_url(stack.settings.redis_url))
+        probes = [queue.enqueue("target_app.jobs.switch_states") for _ in range(8)]
+        results = [
+            eventually(lambda j=j: j.return_value(refresh=True), "switch_states jobs")
+            for j in probes
+        ]
+        assert all(r["lock_in_cart_order"] for r in results)  # type: ignore[index]
+    finally:
+        assert faultyard(cli_env, "switch", "reset").returncode == 0
+
+
+def test_relay_keeps_its_heartbeat(redis_client: Redis) -> None:
+    assert float(redis_client.get(HEARTBEAT_KEY) or 0) > time.time() - 10
