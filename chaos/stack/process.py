@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 POLL_INTERVAL_S = 0.05
+KILL_WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -99,18 +100,24 @@ def stop(record: ProcessRecord, *, sig: int = signal.SIGTERM, timeout_s: float =
         return False
     with contextlib.suppress(ProcessLookupError):
         os.kill(record.pid, sig)
+    if _wait_gone(record, timeout_s):
+        return False
+    # Its own session: the group holds only what this process started.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(record.pid, signal.SIGKILL)
+    _wait_gone(record, KILL_WAIT_S)
+    return True
+
+
+def _wait_gone(record: ProcessRecord, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    while True:
         _reap(record.pid)
         if not is_alive(record):
+            return True
+        if time.monotonic() >= deadline:
             return False
         time.sleep(POLL_INTERVAL_S)
-    if is_alive(record):
-        # Its own session: the group holds only what this process started.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(record.pid, signal.SIGKILL)
-        _reap(record.pid)
-    return True
 
 
 def exit_status(record: ProcessRecord) -> str:

@@ -32,11 +32,11 @@ def test_metrics_count_requests_by_route_template(client: FlaskClient) -> None:
     client.get("/products/2")
     text = client.get("/metrics").get_data(as_text=True)
     line = next(
-        l
-        for l in text.splitlines()
-        if l.startswith("shop_http_requests_total{")
-        and 'route="/products/<int:product_id>"' in l
-        and 'status="200"' in l
+        sample
+        for sample in text.splitlines()
+        if sample.startswith("shop_http_requests_total{")
+        and 'route="/products/<int:product_id>"' in sample
+        and 'status="200"' in sample
     )
     assert float(line.rsplit(" ", 1)[1]) >= 2
     assert "shop_db_pool_checkout_wait_seconds_bucket" in text

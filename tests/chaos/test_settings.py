@@ -1,0 +1,48 @@
+"""Stack settings: safe defaults, environment overrides, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from chaos.errors import ConfigError
+from chaos.settings import load_stack_settings
+
+
+def test_defaults_avoid_the_system_postgres_and_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("FAULTYARD_PG_PORT", "FAULTYARD_REDIS_PORT", "FAULTYARD_HOST"):
+        monkeypatch.delenv(var, raising=False)
+    settings = load_stack_settings()
+    assert settings.pg_port != 5432 and settings.redis_port != 6379
+    assert settings.host == "127.0.0.1"
+
+
+def test_environment_overrides_and_derived_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAULTYARD_PG_PORT", "25432")
+    monkeypatch.setenv("FAULTYARD_REDIS_PORT", "26379")
+    settings = load_stack_settings()
+    assert settings.database_url.endswith("@127.0.0.1:25432/shop")
+    assert settings.redis_url == "redis://127.0.0.1:26379/0"
+    env = settings.child_env()
+    assert env["FAULTYARD_DATABASE_URL"] == settings.database_url
+    assert env["PROMETHEUS_MULTIPROC_DIR"].endswith("metrics")
+
+
+def test_ipv6_loopback_urls_are_bracketed() -> None:
+    assert load_stack_settings(host="::1", app_port=18000).app_url == "http://[::1]:18000"
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "message"),
+    [
+        ("FAULTYARD_PG_PORT", "abc", "FAULTYARD_PG_PORT"),
+        ("FAULTYARD_APP_PORT", "70000", "FAULTYARD_APP_PORT"),
+        ("FAULTYARD_HOST", "0.0.0.0", "loopback only"),
+        ("FAULTYARD_APP_WORKERS", "0", "FAULTYARD_APP_WORKERS"),
+    ],
+)
+def test_bad_values_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, var: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ConfigError, match=message):
+        load_stack_settings()
