@@ -138,17 +138,16 @@ class Stack:
                     if svc.after_ready:
                         svc.after_ready(self.settings)
         except BaseException:
-            for svc in reversed(started):
-                self._stop(svc)
+            self._stop_all(started)
             raise
         return states
 
     def down(self) -> list[str]:
         """Stop every service this state folder started, last stage first; return their names."""
-        stopped = []
-        for svc in sorted(self.services, key=lambda s: -s.stage):
-            if self._stop(svc):
-                stopped.append(svc.name)
+        stopped: list[str] = []
+        stages = groupby(sorted(self.services, key=lambda s: -s.stage), key=lambda s: s.stage)
+        for _stage, group in stages:
+            stopped += self._stop_all(list(group))
         return stopped
 
     def status(self) -> list[ServiceState]:
@@ -215,15 +214,17 @@ class Stack:
         log = self.log_file(svc.name)
         return f"{svc.name}: {what}. Last lines of {log}:\n{tail(log)}"
 
-    def _stop(self, svc: Service) -> bool:
-        record = self.running(svc)
-        if record is None:
-            return False
-        self.progress(f"{svc.name}: stopping (pid {record.pid})")
-        if process.stop(record, sig=svc.stop_signal, timeout_s=self.settings.stop_timeout_s):
-            self.progress(f"{svc.name}: did not stop in time, killed")
-        self.pid_file(svc.name).unlink(missing_ok=True)
-        return True
+    def _stop_all(self, members: list[Service]) -> list[str]:
+        """Signal every running member at once, then wait for each."""
+        running = [(svc, rec) for svc in members if (rec := self.running(svc)) is not None]
+        for svc, record in running:
+            self.progress(f"{svc.name}: stopping (pid {record.pid})")
+            process.send(record, svc.stop_signal)
+        for svc, record in running:
+            if process.await_exit(record, timeout_s=self.settings.stop_timeout_s):
+                self.progress(f"{svc.name}: did not stop in time, killed")
+            self.pid_file(svc.name).unlink(missing_ok=True)
+        return [svc.name for svc, _ in running]
 
     def _check_ports(self, to_start: list[Service]) -> None:
         for svc in to_start:

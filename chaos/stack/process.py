@@ -94,12 +94,15 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def stop(record: ProcessRecord, *, sig: int = signal.SIGTERM, timeout_s: float = 10.0) -> bool:
-    """Signal the process, wait for it, then kill its process group; True if it had to be killed."""
-    if not is_alive(record):
-        return False
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(record.pid, sig)
+def send(record: ProcessRecord, sig: int) -> None:
+    """Send a signal to the recorded process if it is still the same process."""
+    if is_alive(record):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(record.pid, sig)
+
+
+def await_exit(record: ProcessRecord, *, timeout_s: float) -> bool:
+    """Wait for the process to end, then kill its process group; True if it had to be killed."""
     if _wait_gone(record, timeout_s):
         return False
     # Its own session: the group holds only what this process started.
@@ -107,6 +110,14 @@ def stop(record: ProcessRecord, *, sig: int = signal.SIGTERM, timeout_s: float =
         os.killpg(record.pid, signal.SIGKILL)
     _wait_gone(record, KILL_WAIT_S)
     return True
+
+
+def stop(record: ProcessRecord, *, sig: int = signal.SIGTERM, timeout_s: float = 10.0) -> bool:
+    """Signal the process and wait for it; True if it had to be killed."""
+    if not is_alive(record):
+        return False
+    send(record, sig)
+    return await_exit(record, timeout_s=timeout_s)
 
 
 def _wait_gone(record: ProcessRecord, timeout_s: float) -> bool:
