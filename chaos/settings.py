@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chaos.errors import ConfigError
@@ -26,6 +26,15 @@ class StackSettings(BaseSettings):
     pg_port: int = Field(15432, ge=1, le=65535)
     redis_port: int = Field(16379, ge=1, le=65535)
     app_port: int = Field(18000, ge=1, le=65535)
+    # The Toxiproxy API and the proxies the shop and the load go through.
+    toxiproxy_port: int = Field(18474, ge=1, le=65535)
+    proxy_pg_port: int = Field(25432, ge=1, le=65535)
+    proxy_redis_port: int = Field(26379, ge=1, le=65535)
+    proxy_shop_port: int = Field(28000, ge=1, le=65535)
+    # A Toxiproxy server to use instead of starting one (a real one, or the compose stack's).
+    toxiproxy_url: str | None = Field(
+        None, validation_alias=AliasChoices("TOXIPROXY_URL", "FAULTYARD_TOXIPROXY_URL")
+    )
     app_workers: int = Field(2, ge=1, le=32)
     rq_workers: int = Field(2, ge=0, le=32)
     pg_bin_dir: Path | None = None
@@ -53,20 +62,60 @@ class StackSettings(BaseSettings):
         """Return the PostgreSQL data directory."""
         return (self.pg_data_dir or self.state_path / "postgres").resolve()
 
+    def _pg_url(self, port: int) -> str:
+        return f"postgresql+psycopg://{self.pg_user}@{self._url_host}:{port}/{self.pg_database}"
+
     @property
     def database_url(self) -> str:
-        """Return the SQLAlchemy URL of the shop's database."""
-        return f"postgresql+psycopg://{self.pg_user}@{self._url_host}:{self.pg_port}/{self.pg_database}"
+        """Return the URL of the shop's database, straight to PostgreSQL (for the stack itself)."""
+        return self._pg_url(self.pg_port)
 
     @property
     def redis_url(self) -> str:
-        """Return the URL of the stack's Redis."""
+        """Return the URL of the stack's Redis, straight (for the stack itself)."""
         return f"redis://{self._url_host}:{self.redis_port}/0"
 
     @property
     def app_url(self) -> str:
-        """Return the base URL of the shop."""
+        """Return the shop's own address (health checks, admin API)."""
         return f"http://{self._url_host}:{self.app_port}"
+
+    @property
+    def proxied_database_url(self) -> str:
+        """Return the database URL the shop uses: through the `postgres` proxy."""
+        return self._pg_url(self.proxy_pg_port)
+
+    @property
+    def proxied_redis_url(self) -> str:
+        """Return the Redis URL the shop uses: through the `redis` proxy."""
+        return f"redis://{self._url_host}:{self.proxy_redis_port}/0"
+
+    @property
+    def shop_url(self) -> str:
+        """Return the shop's address for shoppers and load: through the `shop` proxy."""
+        return f"http://{self._url_host}:{self.proxy_shop_port}"
+
+    @property
+    def toxiproxy_api_url(self) -> str:
+        """Return the Toxiproxy API: TOXIPROXY_URL, or the one the stack starts."""
+        return self.toxiproxy_url or f"http://{self._url_host}:{self.toxiproxy_port}"
+
+    def proxy_definitions(self) -> list[dict[str, object]]:
+        """Return the proxies of the data path, in Toxiproxy's populate format."""
+
+        def proxy(name: str, listen: int, upstream: int) -> dict[str, object]:
+            return {
+                "name": name,
+                "listen": f"{self._url_host}:{listen}",
+                "upstream": f"{self._url_host}:{upstream}",
+                "enabled": True,
+            }
+
+        return [
+            proxy("postgres", self.proxy_pg_port, self.pg_port),
+            proxy("redis", self.proxy_redis_port, self.redis_port),
+            proxy("shop", self.proxy_shop_port, self.app_port),
+        ]
 
     @property
     def _url_host(self) -> str:
@@ -76,8 +125,9 @@ class StackSettings(BaseSettings):
         """Return the environment every shop process starts with."""
         env = dict(os.environ)
         env.update(
-            FAULTYARD_DATABASE_URL=self.database_url,
-            FAULTYARD_REDIS_URL=self.redis_url,
+            # The shop and its workers reach PostgreSQL and Redis only through the proxies.
+            FAULTYARD_DATABASE_URL=self.proxied_database_url,
+            FAULTYARD_REDIS_URL=self.proxied_redis_url,
             FAULTYARD_STATE_DIR=str(self.state_path),
             PROMETHEUS_MULTIPROC_DIR=str(self.state_path / "metrics"),
             PYTHONUNBUFFERED="1",

@@ -27,6 +27,22 @@ from chaos.stack.manager import Stack  # noqa: E402
 from target_app import create_app  # noqa: E402
 from target_app.models import Cart, CartItem, Product  # noqa: E402
 
+PORT_SETTINGS = (
+    "pg_port",
+    "redis_port",
+    "app_port",
+    "toxiproxy_port",
+    "proxy_pg_port",
+    "proxy_redis_port",
+    "proxy_shop_port",
+)
+
+
+def port_env(settings: StackSettings) -> dict[str, str]:
+    """Return the FAULTYARD_* variables that select these settings' state folder and ports."""
+    env = {f"FAULTYARD_{name.upper()}": str(getattr(settings, name)) for name in PORT_SETTINGS}
+    return {**env, "FAULTYARD_STATE_DIR": str(settings.state_path)}
+
 
 def free_port() -> int:
     """Return a loopback port nobody listens on right now."""
@@ -45,12 +61,7 @@ def reachable_temp_dir(prefix: str) -> Path:
 @pytest.fixture(scope="session")
 def stack_settings() -> Iterator[StackSettings]:
     state = reachable_temp_dir("faultyard-test-")
-    yield load_stack_settings(
-        state_dir=state,
-        pg_port=free_port(),
-        redis_port=free_port(),
-        app_port=free_port(),
-    )
+    yield load_stack_settings(state_dir=state, **{name: free_port() for name in PORT_SETTINGS})
     shutil.rmtree(state, ignore_errors=True)
 
 
@@ -68,14 +79,7 @@ def stack(stack_settings: StackSettings) -> Iterator[Stack]:
 @pytest.fixture(scope="session")
 def cli_env(stack: Stack) -> dict[str, str]:
     """The environment that points the `faultyard` command at the session's stack."""
-    s = stack.settings
-    return {
-        **os.environ,
-        "FAULTYARD_STATE_DIR": str(s.state_path),
-        "FAULTYARD_PG_PORT": str(s.pg_port),
-        "FAULTYARD_REDIS_PORT": str(s.redis_port),
-        "FAULTYARD_APP_PORT": str(s.app_port),
-    }
+    return {**os.environ, **port_env(stack.settings)}
 
 
 @pytest.fixture(scope="session")

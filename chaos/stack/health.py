@@ -13,6 +13,7 @@ from rq import Worker
 from chaos.settings import StackSettings
 from chaos.stack import postgres
 from chaos.stack.service import NotReady
+from chaos.toxiproxy import ToxiproxyClient, ToxiproxyError
 from target_app.outbox import HEARTBEAT_KEY
 
 CHECK_TIMEOUT_S = 2.0
@@ -75,3 +76,11 @@ def relay_ready(settings: StackSettings, pid: int) -> None:
         raise NotReady(str(exc)) from None
     if beat is None or time.time() - float(beat) > 5:
         raise NotReady("no recent relay heartbeat")
+
+
+def toxiproxy_ready(settings: StackSettings, pid: int) -> None:
+    """Ask the Toxiproxy API for its version."""
+    try:
+        ToxiproxyClient(settings.toxiproxy_api_url, timeout_s=CHECK_TIMEOUT_S).version()
+    except ToxiproxyError as exc:
+        raise NotReady(str(exc)) from None

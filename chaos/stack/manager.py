@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
+import fcntl
+import os
 import secrets
 import shutil
+import signal
 import socket
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
 
-from chaos.errors import PortInUseError, ServiceStartError
+from chaos.errors import PortInUseError, ServiceStartError, StackError
 from chaos.settings import StackSettings
 from chaos.stack import process
 from chaos.stack.process import ProcessRecord
@@ -22,6 +25,7 @@ from chaos.stack.services import services as default_services
 
 READY_POLL_S = 0.1
 LOG_TAIL_LINES = 20
+EXTERNAL_PID = 0
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,8 @@ class Stack:
         progress: Progress = lambda _msg: None,
     ) -> None:
         self.settings = settings
-        self.services = services if services is not None else default_services(settings)
+        declared = services if services is not None else default_services(settings)
+        self.services = sorted(declared, key=lambda s: s.stage)  # stable: keeps declared order
         self.progress = progress
         self.state = settings.state_path
 
@@ -87,90 +92,97 @@ class Stack:
         """Return the pid file of a service."""
         return self.state / "run" / f"{name}.pid"
 
-    def service(self, name: str) -> Service:
-        """Return a service by name, or raise KeyError listing the names."""
-        for svc in self.services:
-            if svc.name == name:
-                return svc
-        raise KeyError(f"unknown service {name!r}; services: {', '.join(self.names())}")
-
     def names(self) -> list[str]:
         """Return the names of every service, in start order."""
         return [s.name for s in self.services]
 
-    def running(self, svc: Service) -> ProcessRecord | None:
+    def running(self, name: str) -> ProcessRecord | None:
         """Return the record of a running service; clear a stale pid file on the way."""
-        pid_file = self.pid_file(svc.name)
+        pid_file = self.pid_file(name)
         record = process.read_pid_file(pid_file)
         if record is not None and process.is_alive(record):
             return record
-        if pid_file.exists():
-            self.progress(f"{svc.name}: removed stale pid file (process gone)")
+        if record is not None:
+            self.progress(f"{name}: removed stale pid file (process {record.pid} is gone)")
+            process.sweep_group(record)
             pid_file.unlink(missing_ok=True)
         return None
 
     def up(self) -> list[ServiceState]:
         """Start every service not running yet, stage by stage, and wait until each answers."""
-        for folder in ("logs", "run"):
-            (self.state / folder).mkdir(parents=True, exist_ok=True)
-        self.state.chmod(0o755)  # PostgreSQL runs as another user and must reach its folder
-        self._ensure_admin_token()
-        running = {s.name: self.running(s) for s in self.services}
-        self._check_ports([s for s in self.services if running[s.name] is None])
-        if not any(running[s.name] for s in self.services if s.stage > 0):
-            self._fresh_metrics_dir()
-
-        states: list[ServiceState] = []
-        started: list[Service] = []
-        try:
-            for _stage, group in groupby(self.services, key=lambda s: s.stage):
-                members = list(group)
-                launched: dict[str, tuple[ProcessRecord, float]] = {}
-                for svc in members:
-                    if running[svc.name] is None:
-                        if svc.prepare:
-                            svc.prepare(self.settings)
-                        launched[svc.name] = (self._spawn(svc), time.monotonic())
-                        started.append(svc)
-                for svc in members:
-                    states.append(self._await_ready(svc, running[svc.name], launched))
-                for svc in members:
-                    if svc.after_ready:
-                        svc.after_ready(self.settings)
-        except BaseException:
-            self._stop_all(started)
-            raise
-        return states
+        self._prepare_state_dir()
+        with self._locked():
+            running = {s.name: self.running(s.name) for s in self.services}
+            to_start = [s for s in self.services if s.argv and running[s.name] is None]
+            self._check_ports(to_start)
+            if not any(running[s.name] for s in self.services if s.stage > 0):
+                self._fresh_metrics_dir()
+            states: list[ServiceState] = []
+            started: list[Service] = []
+            try:
+                for _stage, group in groupby(self.services, key=lambda s: s.stage):
+                    members = list(group)
+                    launched: dict[str, tuple[ProcessRecord, float]] = {}
+                    for svc in members:
+                        if svc in to_start:
+                            if svc.prepare:
+                                svc.prepare(self.settings)
+                            launched[svc.name] = (self._spawn(svc), time.monotonic())
+                            started.append(svc)
+                    for svc in members:
+                        states.append(self._await_ready(svc, running[svc.name], launched))
+                    for svc in members:
+                        if svc.after_ready:
+                            svc.after_ready(self.settings)
+            except BaseException:
+                self._stop_all(started)
+                raise
+            return states
 
     def down(self) -> list[str]:
-        """Stop every service this state folder started, last stage first; return their names."""
-        stopped: list[str] = []
-        stages = groupby(sorted(self.services, key=lambda s: -s.stage), key=lambda s: s.stage)
-        for _stage, group in stages:
-            stopped += self._stop_all(list(group))
-        return stopped
+        """Stop every process this state folder started, last stage first; return their names.
+
+        Pid files of services the current settings do not declare (say, a third
+        worker started with other settings) are stopped too, first.
+        """
+        with self._locked():
+            stopped = self._stop_undeclared()
+            stages = groupby(reversed(self.services), key=lambda s: s.stage)
+            for _stage, group in stages:
+                stopped += self._stop_all(list(group))
+            return stopped
 
     def status(self) -> list[ServiceState]:
         """Report each service: running, healthy, and if not, why."""
         states = []
         for svc in self.services:
-            record = self.running(svc)
-            if record is None:
+            record = self.running(svc.name) if svc.argv else None
+            pid = record.pid if record else EXTERNAL_PID
+            if svc.argv and record is None:
                 states.append(ServiceState(svc.name, False, False, svc.address(self.settings)))
                 continue
-            detail = ""
-            try:
-                svc.ready(self.settings, record.pid)
-            except NotReady as exc:
-                detail = str(exc)
+            detail = self._check(svc, pid)
             states.append(
                 ServiceState(
-                    svc.name, True, not detail, svc.address(self.settings), record.pid, detail
+                    svc.name,
+                    True,
+                    not detail,
+                    svc.address(self.settings),
+                    record and record.pid,
+                    detail or ("" if record else "external"),
                 )
             )
         return states
 
+    def _check(self, svc: Service, pid: int) -> str:
+        try:
+            svc.ready(self.settings, pid)
+        except NotReady as exc:
+            return str(exc) or "not ready"
+        return ""
+
     def _spawn(self, svc: Service) -> ProcessRecord:
+        assert svc.argv is not None
         self.progress(f"{svc.name}: starting")
         return process.spawn(
             svc.argv(self.settings),
@@ -187,25 +199,29 @@ class Stack:
         launched: dict[str, tuple[ProcessRecord, float]],
     ) -> ServiceState:
         address = svc.address(self.settings)
-        if already is not None:
-            return ServiceState(svc.name, True, True, address, already.pid, "already running")
+        if svc.name not in launched:
+            # Running already, or external: it must answer now, not just exist.
+            pid = already.pid if already else EXTERNAL_PID
+            detail = self._check(svc, pid)
+            if detail:
+                raise ServiceStartError(f"{svc.name} is running but not healthy: {detail}")
+            note = "already running" if already else "external"
+            return ServiceState(svc.name, True, True, address, already and already.pid, note)
         record, launched_at = launched[svc.name]
         deadline = launched_at + self.settings.start_timeout_s
         last = "not checked yet"
         while time.monotonic() < deadline:
             if not process.is_alive(record):
-                raise ServiceStartError(self._failure(svc, process.exit_status(record)))
-            try:
-                svc.ready(self.settings, record.pid)
-            except NotReady as exc:
-                last = str(exc)
-                time.sleep(READY_POLL_S)
-                continue
-            took = time.monotonic() - launched_at
-            self.progress(f"{svc.name}: ready in {took:.1f}s at {address}")
-            return ServiceState(
-                svc.name, True, True, address, record.pid, ready_after_s=took, started=True
-            )
+                raise ServiceStartError(self._failure(svc, f"process {record.pid} exited"))
+            detail = self._check(svc, record.pid)
+            if not detail:
+                took = time.monotonic() - launched_at
+                self.progress(f"{svc.name}: ready in {took:.1f}s at {address}")
+                return ServiceState(
+                    svc.name, True, True, address, record.pid, ready_after_s=took, started=True
+                )
+            last = detail
+            time.sleep(READY_POLL_S)
         raise ServiceStartError(
             self._failure(svc, f"not ready after {self.settings.start_timeout_s:.0f}s ({last})")
         )
@@ -216,43 +232,62 @@ class Stack:
 
     def _stop_all(self, members: list[Service]) -> list[str]:
         """Signal every running member at once, then wait for each."""
-        running = [(svc, rec) for svc in members if (rec := self.running(svc)) is not None]
-        for svc, record in running:
-            self.progress(f"{svc.name}: stopping (pid {record.pid})")
-            process.send(record, svc.stop_signal)
-        for svc, record in running:
+        return self._stop_records(
+            [(svc.name, rec, svc.stop_signal) for svc in members if (rec := self.running(svc.name))]
+        )
+
+    def _stop_undeclared(self) -> list[str]:
+        declared = set(self.names())
+        extra = []
+        for pid_file in sorted((self.state / "run").glob("*.pid")):
+            name = pid_file.stem
+            if name not in declared and (record := self.running(name)):
+                extra.append((name, record, signal.SIGTERM))
+        return self._stop_records(extra)
+
+    def _stop_records(self, running: list[tuple[str, ProcessRecord, int]]) -> list[str]:
+        for name, record, sig in running:
+            self.progress(f"{name}: stopping (pid {record.pid})")
+            process.send(record, sig)
+        for name, record, _sig in running:
             if process.await_exit(record, timeout_s=self.settings.stop_timeout_s):
-                self.progress(f"{svc.name}: did not stop in time, killed")
-            self.pid_file(svc.name).unlink(missing_ok=True)
-        return [svc.name for svc, _ in running]
+                self.progress(f"{name}: did not stop in time, killed")
+            self.pid_file(name).unlink(missing_ok=True)
+        return [name for name, _, _ in running]
 
     def _check_ports(self, to_start: list[Service]) -> None:
         for svc in to_start:
-            if svc.port and _port_taken(self.settings.host, svc.port(self.settings)):
-                raise PortInUseError(
-                    service=svc.name,
-                    port=svc.port(self.settings),
-                    setting=svc.port_setting or "its port setting",
-                )
+            for port, setting in svc.ports(self.settings):
+                if _port_taken(self.settings.host, port):
+                    raise PortInUseError(service=svc.name, port=port, setting=setting)
+
+    def _prepare_state_dir(self) -> None:
+        created = not self.state.exists()
+        for folder in ("logs", "run"):
+            (self.state / folder).mkdir(parents=True, exist_ok=True)
+        if created and os.geteuid() == 0:
+            # PostgreSQL runs as `postgres` and must be able to reach its data folder.
+            self.state.chmod(0o755)
+        token_file = self.state / "admin-token"
+        if not token_file.exists():
+            fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(24) + "\n")
 
     def _fresh_metrics_dir(self) -> None:
         metrics = self.state / "metrics"
         shutil.rmtree(metrics, ignore_errors=True)
         metrics.mkdir(parents=True)
 
-    def _ensure_admin_token(self) -> None:
-        token_file = self.state / "admin-token"
-        if not token_file.exists():
-            token_file.write_text(secrets.token_urlsafe(24) + "\n")
-            token_file.chmod(0o600)
-
-
-@contextlib.contextmanager
-def running_stack(settings: StackSettings, progress: Progress = lambda _m: None) -> Iterator[Stack]:
-    """Bring a stack up for the duration of a block, and down afterwards."""
-    stack = Stack(settings, progress=progress)
-    stack.up()
-    try:
-        yield stack
-    finally:
-        stack.down()
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Let one `up` or `down` at a time touch this state folder."""
+        (self.state / "run").mkdir(parents=True, exist_ok=True)
+        with open(self.state / "run" / ".lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StackError(
+                    f"another faultyard command is starting or stopping the stack in {self.state}"
+                ) from None
+            yield

@@ -85,7 +85,9 @@ def spawn(
     ticks = start_ticks(proc.pid)
     record = ProcessRecord(pid=proc.pid, start_ticks=ticks or 0, started_at=time.time(), argv=argv)
     pid_file.parent.mkdir(parents=True, exist_ok=True)
-    pid_file.write_text(json.dumps(record.__dict__))
+    tmp = pid_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record.__dict__))
+    os.replace(tmp, pid_file)  # readers never see half a pid file
     return record
 
 
@@ -102,14 +104,43 @@ def send(record: ProcessRecord, sig: int) -> None:
 
 
 def await_exit(record: ProcessRecord, *, timeout_s: float) -> bool:
-    """Wait for the process to end, then kill its process group; True if it had to be killed."""
-    if _wait_gone(record, timeout_s):
-        return False
-    # Its own session: the group holds only what this process started.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(record.pid, signal.SIGKILL)
-    _wait_gone(record, KILL_WAIT_S)
-    return True
+    """Wait for the process to end, then kill what is left of its group; True if it was killed."""
+    killed = False
+    if not _wait_gone(record, timeout_s):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(record.pid, signal.SIGKILL)
+        _wait_gone(record, KILL_WAIT_S)
+        killed = True
+    sweep_group(record)
+    return killed
+
+
+def group_members(record: ProcessRecord) -> list[int]:
+    """Return live processes in the recorded process's group that started after it did."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        # fields: state, ppid, pgrp, ..., starttime at index 19
+        if (
+            fields[0] not in ("Z", "X")
+            and int(fields[2]) == record.pid
+            and int(fields[19]) >= record.start_ticks
+        ):
+            members.append(int(entry.name))
+    return members
+
+
+def sweep_group(record: ProcessRecord) -> None:
+    """Kill children a stopped (or crashed) service left behind in its own session."""
+    for pid in group_members(record):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def stop(record: ProcessRecord, *, sig: int = signal.SIGTERM, timeout_s: float = 10.0) -> bool:
@@ -129,8 +160,3 @@ def _wait_gone(record: ProcessRecord, timeout_s: float) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(POLL_INTERVAL_S)
-
-
-def exit_status(record: ProcessRecord) -> str:
-    """Describe a process that is gone, for error messages."""
-    return f"process {record.pid} ({Path(record.argv[0]).name}) exited"

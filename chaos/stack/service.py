@@ -18,18 +18,18 @@ class Service:
     """A process of the native stack.
 
     `stage` orders start-up (lower first, `down` goes in reverse); services of
-    one stage start together. `ready` raises NotReady until the service really
-    answers. `prepare` runs before start, `after_ready` once it answers (both
-    idempotent).
+    one stage start together. `argv` None means an external service: checked,
+    never started or stopped. `ready` raises NotReady until the service really
+    answers. `ports` are (port, setting) pairs checked free before a start.
+    `prepare` runs before start, `after_ready` once it answers (both idempotent).
     """
 
     name: str
     stage: int
-    argv: Callable[[StackSettings], list[str]]
+    argv: Callable[[StackSettings], list[str]] | None
     ready: Callable[[StackSettings, int], None]
     address: Callable[[StackSettings], str]
-    port: Callable[[StackSettings], int] | None = None
-    port_setting: str | None = None
+    ports: Callable[[StackSettings], list[tuple[int, str]]] = lambda _s: []
     run_as: Callable[[], str | None] = lambda: None
     stop_signal: int = signal.SIGTERM
     prepare: Callable[[StackSettings], None] | None = None

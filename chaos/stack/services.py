@@ -10,6 +10,7 @@ from chaos.errors import MissingDependencyError
 from chaos.settings import StackSettings
 from chaos.stack import health, postgres
 from chaos.stack.service import Service
+from chaos.toxiproxy import ToxiproxyClient
 from target_app import schema, seed
 from target_app.config import load_settings
 from target_app.db import make_engine
@@ -85,6 +86,36 @@ def _worker(n: int) -> Service:
     )
 
 
+def _proxy_argv(settings: StackSettings) -> list[str]:
+    host, port = settings.host, str(settings.toxiproxy_port)
+    real = shutil.which("toxiproxy-server")
+    if real:
+        return [real, "-host", host, "-port", port]
+    return [sys.executable, "-m", "chaos", "proxy", "--host", host, "--port", port]
+
+
+def _populate_proxies(settings: StackSettings) -> None:
+    ToxiproxyClient(settings.toxiproxy_api_url).populate(settings.proxy_definitions())
+
+
+def _proxy_service(settings: StackSettings) -> Service:
+    """Toxiproxy: the embedded server, a real toxiproxy-server on PATH, or TOXIPROXY_URL's."""
+    return Service(
+        name="proxy",
+        stage=0,
+        argv=None if settings.toxiproxy_url else _proxy_argv,
+        ready=health.toxiproxy_ready,
+        address=lambda s: f"{s.toxiproxy_api_url} (proxies postgres, redis, shop)",
+        ports=lambda s: [
+            (s.toxiproxy_port, "FAULTYARD_TOXIPROXY_PORT"),
+            (s.proxy_pg_port, "FAULTYARD_PROXY_PG_PORT"),
+            (s.proxy_redis_port, "FAULTYARD_PROXY_REDIS_PORT"),
+            (s.proxy_shop_port, "FAULTYARD_PROXY_SHOP_PORT"),
+        ],
+        after_ready=_populate_proxies,
+    )
+
+
 def services(settings: StackSettings) -> list[Service]:
     """Return every service of the stack, in start order."""
     return [
@@ -94,8 +125,7 @@ def services(settings: StackSettings) -> list[Service]:
             argv=postgres.server_argv,
             ready=health.postgres_ready,
             address=lambda s: s.database_url,
-            port=lambda s: s.pg_port,
-            port_setting="FAULTYARD_PG_PORT",
+            ports=lambda s: [(s.pg_port, "FAULTYARD_PG_PORT")],
             run_as=postgres.server_user,
             stop_signal=signal.SIGINT,  # fast shutdown: do not wait for clients
             prepare=_init_postgres,
@@ -107,17 +137,16 @@ def services(settings: StackSettings) -> list[Service]:
             argv=_redis_argv,
             ready=health.redis_ready,
             address=lambda s: s.redis_url,
-            port=lambda s: s.redis_port,
-            port_setting="FAULTYARD_REDIS_PORT",
+            ports=lambda s: [(s.redis_port, "FAULTYARD_REDIS_PORT")],
         ),
+        _proxy_service(settings),
         Service(
             name="app",
             stage=1,
             argv=_app_argv,
             ready=health.app_ready,
             address=lambda s: s.app_url,
-            port=lambda s: s.app_port,
-            port_setting="FAULTYARD_APP_PORT",
+            ports=lambda s: [(s.app_port, "FAULTYARD_APP_PORT")],
             stop_signal=signal.SIGINT,  # quick shutdown: SSE streams never finish
         ),
         *(_worker(n) for n in range(1, settings.rq_workers + 1)),

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from chaos.settings import load_stack_settings
 from chaos.stack import process
 from chaos.stack.manager import Stack
-from tests.conftest import free_port, reachable_temp_dir
+from tests.conftest import PORT_SETTINGS, free_port, port_env, reachable_temp_dir
 
 pytestmark = pytest.mark.slow
 
@@ -36,12 +37,10 @@ def faultyard(
 def other_env() -> Iterator[dict[str, str]]:
     """A second, empty state folder with ports of its own."""
     state = reachable_temp_dir("faultyard-cli-")
+    settings = load_stack_settings(state_dir=state, **{name: free_port() for name in PORT_SETTINGS})
     yield {
         **os.environ,
-        "FAULTYARD_STATE_DIR": str(state),
-        "FAULTYARD_PG_PORT": str(free_port()),
-        "FAULTYARD_REDIS_PORT": str(free_port()),
-        "FAULTYARD_APP_PORT": str(free_port()),
+        **port_env(settings),
         "FAULTYARD_APP_WORKERS": "1",
         "FAULTYARD_RQ_WORKERS": "1",
     }
@@ -58,9 +57,11 @@ def test_help_lists_the_commands() -> None:
 def test_status_shows_every_service_healthy(stack: Stack, cli_env: dict[str, str]) -> None:
     result = faultyard(cli_env, "status")
     assert result.returncode == 0, result.stdout + result.stderr
-    rows = result.stdout.splitlines()[1:]
+    services, proxies = result.stdout.split("\n\n")
+    rows = services.splitlines()[1:]
     assert [row.split()[0] for row in rows] == stack.names()
     assert all(row.split()[1] == "healthy" for row in rows)
+    assert [row.split()[0] for row in proxies.splitlines()[1:]] == ["postgres", "redis", "shop"]
 
 
 def test_a_second_up_sees_the_running_stack(cli_env: dict[str, str]) -> None:
@@ -143,7 +144,7 @@ def test_up_then_down_in_a_fresh_state_folder(stack: Stack, other_env: dict[str,
     assert "stack ready in" in up.stdout
     state = Path(other_env["FAULTYARD_STATE_DIR"])
     records = [process.read_pid_file(p) for p in sorted(state.glob("run/*.pid"))]
-    assert len(records) == 5  # postgres, redis, app, worker-1, relay
+    assert len(records) == 6  # postgres, redis, proxy, app, worker-1, relay
     assert all(r is not None and process.is_alive(r) for r in records)
 
     down = faultyard(other_env, "down")

@@ -1,0 +1,136 @@
+"""`faultyard up|down|status|logs`: the native stack."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from chaos.cli.common import current_stack
+from chaos.stack.manager import ServiceState
+from chaos.toxiproxy import ToxiproxyClient, ToxiproxyError
+
+
+def print_states(states: list[ServiceState]) -> None:
+    click.echo(f"{'SERVICE':<10} {'STATE':<10} {'PID':>7}  {'READY IN':>8}  ADDRESS / DETAIL")
+    for s in states:
+        state = "healthy" if s.healthy else ("unhealthy" if s.running else "stopped")
+        ready = f"{s.ready_after_s:.1f}s" if s.ready_after_s is not None else "-"
+        extra = f"  ({s.detail})" if s.detail else ""
+        click.echo(f"{s.name:<10} {state:<10} {s.pid or '-':>7}  {ready:>8}  {s.address}{extra}")
+
+
+def print_proxies(client: ToxiproxyClient) -> None:
+    try:
+        proxies = client.proxies()
+    except ToxiproxyError:
+        return
+    click.echo("\nPROXY      LISTEN -> UPSTREAM                       TOXICS")
+    for p in proxies.values():
+        toxics = ", ".join(
+            f"{t.name} ({t.type} {t.stream}"
+            + "".join(f" {k}={v}" for k, v in t.attributes.items())
+            + (f" toxicity={t.toxicity:g}" if t.toxicity < 1 else "")
+            + ")"
+            for t in p.toxics
+        )
+        state = "" if p.enabled else " [DISABLED]"
+        click.echo(f"{p.name:<10} {p.listen} -> {p.upstream}{state:<12} {toxics or '-'}")
+
+
+@click.command()
+def up() -> None:
+    """Start the native stack on 127.0.0.1 and wait until every service answers."""
+    stack = current_stack()
+    started = time.monotonic()
+    states = stack.up()
+    print_states(states)
+    fresh = [s for s in states if s.started]
+    if fresh:
+        click.echo(f"stack ready in {time.monotonic() - started:.1f}s ({len(fresh)} started)")
+    else:
+        click.echo("stack already running")
+    s = stack.settings
+    click.echo(
+        f"shop: {s.shop_url} (through the proxy; direct: {s.app_url})   state: {stack.state}"
+    )
+
+
+@click.command()
+def down() -> None:
+    """Stop every process this state folder started (and nothing else)."""
+    stopped = current_stack().down()
+    click.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+@click.command()
+def status() -> None:
+    """Show each service's health and the proxies' toxics; exit 1 if a service is down."""
+    stack = current_stack(verbose=False)
+    states = stack.status()
+    print_states(states)
+    print_proxies(ToxiproxyClient(stack.settings.toxiproxy_api_url, timeout_s=2))
+    if not all(s.healthy for s in states):
+        sys.exit(1)
+
+
+def _matching_lines(path: Path, grep: str | None, lines: int) -> list[str]:
+    if grep is None:
+        from chaos.stack.manager import tail
+
+        return tail(path, lines=lines).splitlines()
+    with open(path, errors="replace") as f:
+        return [line.rstrip("\n") for line in f if grep in line][-lines:]
+
+
+def _follow(path: Path, grep: str | None) -> Iterator[str]:
+    with open(path, errors="replace") as f:
+        f.seek(0, 2)
+        while True:
+            line = f.readline()
+            if not line:
+                time.sleep(0.2)
+                continue
+            if grep is None or grep in line:
+                yield line.rstrip("\n")
+
+
+@click.command()
+@click.argument("service", required=False)
+@click.option(
+    "-n",
+    "--lines",
+    default=50,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="How many lines to show.",
+)
+@click.option(
+    "-f", "--follow", is_flag=True, help="Keep printing new lines (Ctrl-C stops); needs SERVICE."
+)
+@click.option("--grep", metavar="TEXT", help="Only lines containing TEXT (searches the whole log).")
+def logs(service: str | None, lines: int, follow: bool, grep: str | None) -> None:
+    """Show a service's log (every service's when SERVICE is left out)."""
+    stack = current_stack(verbose=False)
+    if service is not None and service not in stack.names():
+        raise click.BadParameter(
+            f"unknown service {service!r}; choose one of: {', '.join(stack.names())}",
+            param_hint="SERVICE",
+        )
+    if follow and service is None:
+        raise click.UsageError("--follow needs a SERVICE")
+    names = [service] if service else stack.names()
+    for name in names:
+        path = stack.log_file(name)
+        if not path.exists():
+            click.echo(f"== {name}: no log yet ({path})")
+            continue
+        if len(names) > 1:
+            click.echo(f"== {name} ({path})")
+        click.echo("\n".join(_matching_lines(path, grep, lines)))
+    if follow:
+        for line in _follow(stack.log_file(names[0]), grep):
+            click.echo(line)

@@ -1,0 +1,273 @@
+"""One proxied TCP connection: two links (upstream, downstream) running chunks through the toxics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+import struct
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from chaos.proxy.toxic import Stream, Toxic
+from chaos.proxy.toxics import Chunk, ToxicContext
+
+READ_SIZE = 32 * 1024
+# Chunks read ahead of the toxics: a latency toxic delays each chunk from its
+# arrival, so a stream keeps flowing while earlier chunks wait.
+QUEUE_CHUNKS = 64
+
+
+class LinkToxicContext(ToxicContext):
+    """One toxic acting on one link: its state and its once-per-connection (or request) dice roll."""
+
+    def __init__(self, link: Link, toxic: Toxic) -> None:
+        self.link = link
+        self.toxic = toxic
+        self.state: dict[str, Any] = {}
+        self._roll_key: int | None = None
+        self._applies = False
+        self.attach_task: asyncio.Task[None] | None = None
+
+    def applies(self) -> bool:
+        """Return whether the toxic acts now; rolled per connection, or per request when asked."""
+        key = self.link.connection.turn if self.toxic.toxicity_per == "request" else 0
+        if key != self._roll_key:
+            self._roll_key = key
+            self._applies = random.random() < self.toxic.toxicity
+        return self._applies and not self.toxic.removed
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def sleep(self, seconds: float) -> bool:
+        if self.toxic.removed:
+            return False
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[bool] = loop.create_future()
+        timer = loop.call_later(max(0.0, seconds), _resolve, waiter, True)
+        self.toxic.waiters.add(waiter)
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+            self.toxic.waiters.discard(waiter)
+
+    def close(self) -> None:
+        self.link.connection.close()
+
+    def reset(self) -> None:
+        self.link.connection.reset()
+
+
+def _resolve(waiter: asyncio.Future[bool], value: bool) -> None:
+    if not waiter.done():
+        waiter.set_result(value)
+
+
+class Link:
+    """One direction of a connection: read, run through this stream's toxics, write.
+
+    With no toxic on its stream a chunk is written as soon as it is read. Otherwise
+    chunks queue (stamped with their arrival) for a pump task that runs them
+    through the toxics in order; the reader keeps reading meanwhile, so a
+    latency toxic delays data without throttling it.
+    """
+
+    def __init__(
+        self,
+        connection: Connection,
+        stream: Stream,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        self.connection = connection
+        self.stream = stream
+        self.reader = reader
+        self.writer = writer
+        self.contexts: dict[Toxic, LinkToxicContext] = {}
+        self._backlog: deque[Chunk] = deque()
+        self._pump: asyncio.Task[None] | None = None
+        self._room = asyncio.Event()
+        self._room.set()
+
+    def context(self, toxic: Toxic) -> LinkToxicContext:
+        ctx = self.contexts.get(toxic)
+        if ctx is None:
+            ctx = self.contexts[toxic] = LinkToxicContext(self, toxic)
+        return ctx
+
+    def attach(self, toxic: Toxic) -> None:
+        """Start a toxic's data-independent behaviour (timers) on this link."""
+        ctx = self.context(toxic)
+        if ctx.applies():
+            ctx.attach_task = asyncio.create_task(toxic.kind.on_attach(ctx))
+
+    def detach(self, toxic: Toxic, *, removed: bool) -> None:
+        ctx = self.contexts.pop(toxic, None)
+        if ctx is None:
+            return
+        if ctx.attach_task:
+            ctx.attach_task.cancel()
+        if removed and ctx._applies:
+            toxic.kind.on_removed(ctx)
+
+    async def run(self) -> None:
+        """Carry this direction until its source finishes or the connection closes."""
+        connection = self.connection
+        loop = asyncio.get_running_loop()
+        try:
+            while data := await self.reader.read(READ_SIZE):
+                connection.count_received(self.stream, len(data))
+                chunk = Chunk(data, loop.time())
+                if self._pump is None and not connection.toxics(self.stream):
+                    connection.note_turn(self.stream)
+                    if not await self._write([chunk]) or connection.closing:
+                        return
+                    continue
+                self._backlog.append(chunk)
+                if self._pump is None:
+                    self._pump = asyncio.create_task(self._drain_backlog())
+                if len(self._backlog) >= QUEUE_CHUNKS:
+                    self._room.clear()
+                    await self._room.wait()
+        except (ConnectionError, OSError):
+            pass
+        if self._pump is not None:
+            await self._pump
+        if connection.closing:
+            return
+        for toxic in connection.toxics(self.stream):
+            ctx = self.context(toxic)
+            if ctx.applies():
+                await toxic.kind.on_end_of_stream(ctx)
+        with contextlib.suppress(OSError, RuntimeError):
+            if self.writer.can_write_eof():
+                self.writer.write_eof()
+
+    async def _drain_backlog(self) -> None:
+        connection = self.connection
+        try:
+            while self._backlog and not connection.closing:
+                chunk = self._backlog.popleft()
+                self._room.set()
+                connection.note_turn(self.stream)
+                chunks = [chunk]
+                for toxic in connection.toxics(self.stream):
+                    ctx = self.context(toxic)
+                    if not ctx.applies():
+                        continue
+                    passed: list[Chunk] = []
+                    for piece in chunks:
+                        passed += await toxic.kind.transform(piece, ctx)
+                    chunks = passed
+                    if connection.closing:
+                        break
+                if not await self._write(chunks):
+                    return
+        finally:
+            self._pump = None
+            self._room.set()
+
+    async def _write(self, chunks: list[Chunk]) -> bool:
+        if not chunks:
+            return True
+        try:
+            for piece in chunks:
+                self.writer.write(piece.data)
+                self.connection.count_sent(self.stream, len(piece.data))
+            await self.writer.drain()
+        except (ConnectionError, OSError):
+            self.connection.close()
+            return False
+        return True
+
+
+class Connection:
+    """A client connection and its upstream connection, joined by two links."""
+
+    def __init__(
+        self,
+        *,
+        client: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+        upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+        toxics: Callable[[Stream], list[Toxic]],
+        count_received: Callable[[Stream, int], None],
+        count_sent: Callable[[Stream, int], None],
+    ) -> None:
+        self.client_writer = client[1]
+        self.upstream_writer = upstream[1]
+        self.links = {
+            "upstream": Link(self, "upstream", client[0], upstream[1]),
+            "downstream": Link(self, "downstream", upstream[0], client[1]),
+        }
+        self.toxics = toxics
+        self.count_received = count_received
+        self.count_sent = count_sent
+        self.turn = 0
+        self._last_stream: Stream | None = None
+        self.closing = False
+        self._done = asyncio.Event()
+
+    def note_turn(self, stream: Stream) -> None:
+        """Count request/response turns: data in one direction after data in the other."""
+        if stream != self._last_stream:
+            self._last_stream = stream
+            self.turn += 1
+
+    async def run(self) -> None:
+        """Carry data both ways until both sides finish, or a toxic or the proxy ends it."""
+        for link in self.links.values():
+            for toxic in self.toxics(link.stream):
+                link.attach(toxic)
+        tasks = [asyncio.create_task(link.run()) for link in self.links.values()]
+        pumps = asyncio.gather(*tasks)
+        done_waiter = asyncio.create_task(self._done.wait())
+        try:
+            await asyncio.wait([pumps, done_waiter], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            done_waiter.cancel()
+            for task in tasks:
+                task.cancel()
+            for link in self.links.values():
+                for ctx in link.contexts.values():
+                    if ctx.attach_task:
+                        ctx.attach_task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for writer in (self.client_writer, self.upstream_writer):
+                writer.close()
+            for writer in (self.client_writer, self.upstream_writer):
+                with contextlib.suppress(Exception):
+                    await writer.wait_closed()
+
+    def attach(self, toxic: Toxic) -> None:
+        """A toxic was added while this connection is open: it applies from now on."""
+        self.links[toxic.stream].attach(toxic)
+
+    def detach(self, toxic: Toxic, *, removed: bool) -> None:
+        self.links[toxic.stream].detach(toxic, removed=removed)
+
+    def close(self) -> None:
+        """Close both sides once what was already written is flushed."""
+        self.closing = True
+        self._done.set()
+
+    def reset(self) -> None:
+        """Reset both sides: SO_LINGER 0 turns the close into a TCP RST."""
+        self.closing = True
+        for writer in (self.client_writer, self.upstream_writer):
+            sock = writer.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+        self._done.set()
+
+    def abort(self) -> None:
+        """Drop the connection now (the proxy was disabled or deleted)."""
+        for writer in (self.client_writer, self.upstream_writer):
+            writer.transport.abort()
+        self.closing = True
+        self._done.set()

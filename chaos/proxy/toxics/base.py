@@ -1,0 +1,86 @@
+"""What every toxic kind shares: its attributes, and the per-connection context it acts through."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Bytes read from one side, stamped with the loop time they arrived at."""
+
+    data: bytes
+    arrived: float
+
+
+class ToxicContext(ABC):
+    """What a toxic may do to the one connection direction it acts on."""
+
+    #: Per-connection, per-toxic scratch state (byte counters and the like).
+    state: dict[str, Any]
+
+    @abstractmethod
+    def now(self) -> float:
+        """Return the loop's clock."""
+
+    @abstractmethod
+    async def sleep(self, seconds: float) -> bool:
+        """Sleep; return early (False) if the toxic is removed meanwhile, so no data waits on it."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the connection, both sides, after what was already forwarded."""
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Reset the connection (TCP RST to both sides)."""
+
+
+Attributes = dict[str, int]
+
+
+class ToxicKind(ABC):
+    """One kind of toxic, with its attributes validated and defaulted."""
+
+    type_name: ClassVar[str]
+    #: Attribute names and their defaults; every attribute is a non-negative integer.
+    defaults: ClassVar[Attributes]
+
+    def __init__(self, attributes: Attributes) -> None:
+        self.attributes = {**self.defaults, **attributes}
+
+    async def transform(self, chunk: Chunk, ctx: ToxicContext) -> list[Chunk]:
+        """Return what to forward for one chunk (nothing drops it)."""
+        return [chunk]
+
+    async def on_attach(self, ctx: ToxicContext) -> None:  # noqa: B027
+        """Act on a connection without data (timers); runs as a task while the toxic is active."""
+
+    async def on_end_of_stream(self, ctx: ToxicContext) -> None:  # noqa: B027
+        """Act when the source side finished sending, before the other side is told."""
+
+    def on_removed(self, ctx: ToxicContext) -> None:  # noqa: B027
+        """Act when the toxic is removed from a connection it applied to."""
+
+
+@dataclass
+class KindRegistry:
+    """Toxic kinds by type name."""
+
+    kinds: dict[str, type[ToxicKind]] = field(default_factory=dict)
+
+    def register(self, kind: type[ToxicKind]) -> type[ToxicKind]:
+        self.kinds[kind.type_name] = kind
+        return kind
+
+    def get(self, type_name: str) -> type[ToxicKind] | None:
+        return self.kinds.get(type_name)
+
+
+REGISTRY = KindRegistry()
+register: Callable[[type[ToxicKind]], type[ToxicKind]] = REGISTRY.register
+
+Waiter = Callable[[float], Awaitable[bool]]

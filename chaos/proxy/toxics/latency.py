@@ -1,0 +1,23 @@
+"""latency: delay every chunk by `latency` ms ± up to `jitter` ms, counted from when it arrived."""
+
+from __future__ import annotations
+
+import random
+
+from chaos.proxy.toxics.base import Chunk, ToxicContext, ToxicKind, register
+
+
+@register
+class Latency(ToxicKind):
+    type_name = "latency"
+    defaults = {"latency": 0, "jitter": 0}  # noqa: RUF012
+
+    async def transform(self, chunk: Chunk, ctx: ToxicContext) -> list[Chunk]:
+        jitter = self.attributes["jitter"]
+        delay_ms = self.attributes["latency"] + (random.randint(-jitter, jitter) if jitter else 0)
+        # Measured from arrival, as Toxiproxy does: chunks queued behind a
+        # delayed one are not delayed twice.
+        remaining = chunk.arrived + max(0, delay_ms) / 1000 - ctx.now()
+        if remaining > 0:
+            await ctx.sleep(remaining)
+        return [chunk]

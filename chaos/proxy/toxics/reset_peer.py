@@ -1,0 +1,17 @@
+"""reset_peer: on the first data, wait `timeout` ms, then reset the connection (TCP RST)."""
+
+from __future__ import annotations
+
+from chaos.proxy.toxics.base import Chunk, ToxicContext, ToxicKind, register
+
+
+@register
+class ResetPeer(ToxicKind):
+    type_name = "reset_peer"
+    defaults = {"timeout": 0}  # noqa: RUF012
+
+    async def transform(self, chunk: Chunk, ctx: ToxicContext) -> list[Chunk]:
+        if await ctx.sleep(self.attributes["timeout"] / 1000):
+            ctx.reset()
+            return []
+        return [chunk]
