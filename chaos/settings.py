@@ -118,6 +118,11 @@ class StackSettings(BaseSettings):
         ]
 
     @property
+    def app_bind(self) -> str:
+        """Return the shop's bind address for gunicorn (IPv6 in brackets)."""
+        return f"{self._url_host}:{self.app_port}"
+
+    @property
     def _url_host(self) -> str:
         return f"[{self.host}]" if ":" in self.host else self.host
 

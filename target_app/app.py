@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+from werkzeug.routing import IntegerConverter, Map
 
 from target_app import db, instrumentation
 from target_app.api import api
@@ -16,6 +17,7 @@ from target_app.config import ShopSettings, load_settings
 from target_app.errors import error_body, register_error_handlers
 from target_app.failures import RecentFailures
 from target_app.redis_client import make_redis
+from target_app.schemas import INT32_MAX
 from target_app.switches import SwitchBoard
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the shop from the environment's settings, with `config` overriding them."""
     settings = load_settings(config)
     app = Flask(__name__)
+    # Ids are PostgreSQL integers: larger ones are unknown ids (404), not database errors.
+    app.url_map.converters["int"] = DatabaseIntConverter
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["settings"] = settings
@@ -57,6 +61,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
+class DatabaseIntConverter(IntegerConverter):
+    """`<int:...>` limited to PostgreSQL's integer range."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", INT32_MAX)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def settings_of(app: Flask) -> ShopSettings:
     """Return the settings an app was built with."""
     return app.extensions["settings"]  # type: ignore[no-any-return]
@@ -73,5 +85,5 @@ def _reject_unparseable_body() -> None:
         raise UnsupportedMediaType("request body must be JSON (Content-Type: application/json)")
     try:
         request.get_json()
-    except BadRequest as exc:
+    except (BadRequest, RecursionError) as exc:
         raise BadRequest("request body is not valid JSON") from exc

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 log = logging.getLogger(__name__)
 
 DEADLOCK_SQLSTATE = "40P01"
+DATA_EXCEPTION_CLASS = "22"
 
 
 class ShopError(Exception):
@@ -79,4 +80,7 @@ def register_error_handlers(app: Flask) -> None:
         log.error("database error", extra={"sqlstate": code, "error": str(exc.orig)})
         if code == DEADLOCK_SQLSTATE:
             return error_body(503, "deadlock detected, try again", sqlstate=code)
+        if code and code.startswith(DATA_EXCEPTION_CLASS):
+            # A value PostgreSQL cannot store: the input's fault, not the server's.
+            return error_body(422, "a value is out of range or malformed", sqlstate=code)
         return error_body(503, "database unavailable", sqlstate=code)

@@ -25,6 +25,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _engine: Engine | None = None
+_switches: SwitchBoard | None = None
 
 
 class PaymentProviderError(Exception):
@@ -90,7 +91,15 @@ def capture_payment(order_id: int) -> str:
     return "paid"
 
 
+def switches() -> SwitchBoard:
+    """Return this worker process's switch board, shared by every job it runs."""
+    global _switches
+    if _switches is None:
+        settings = load_settings()
+        _switches = SwitchBoard(settings.switches_file, refresh_s=settings.switch_refresh_s)
+    return _switches
+
+
 def switch_states() -> dict[str, bool]:
-    """Report the bug switches as this worker process sees them (a diagnostic job)."""
-    settings = load_settings()
-    return SwitchBoard(settings.switches_file, refresh_s=settings.switch_refresh_s).states()
+    """Report the bug switches as this worker process's board sees them (a diagnostic job)."""
+    return switches().states()

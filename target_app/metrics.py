@@ -63,12 +63,12 @@ DB_POOL_TIMEOUTS = Counter(
 
 CHECKOUTS = Counter(
     "shop_checkouts_total",
-    "Checkouts by outcome (ok, out_of_stock, deadlock, pool_timeout, error).",
+    "Checkouts by outcome (ok, out_of_stock, rejected, deadlock, pool_timeout, error).",
     ["outcome"],
 )
 PAYMENT_ENQUEUE_ERRORS = Counter(
     "shop_payment_enqueue_errors_total",
-    "Payment jobs that could not be enqueued (Redis unreachable).",
+    "Payment jobs the relay could not enqueue (Redis unreachable); retried on its next pass.",
 )
 
 JOBS = Counter("shop_jobs_total", "RQ jobs run, by function and outcome.", ["job", "outcome"])

@@ -63,7 +63,7 @@ class Order(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    cart_id: Mapped[int] = mapped_column(ForeignKey("carts.id"))
+    cart_id: Mapped[int] = mapped_column(ForeignKey("carts.id"), unique=True)
     status: Mapped[str] = mapped_column(String(32))
     total_cents: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -7,38 +7,36 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+INT32_MAX = 2**31 - 1  # ids and prices are PostgreSQL integers
+PAGE_MAX = 100_000
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
+
 Quantity = Field(gt=0, le=1000, description="How many units; 1 to 1000.")
+Id = Field(gt=0, le=INT32_MAX)
+Cents = Field(None, ge=0, le=INT32_MAX)
 
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class ProductQuery(BaseModel):
+class PageQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=PAGE_MAX)
     per_page: int = Field(20, ge=1, le=100)
-    category: str | None = Field(None, max_length=50)
-    min_price_cents: int | None = Field(None, ge=0)
-    max_price_cents: int | None = Field(None, ge=0)
+
+
+class ProductQuery(PageQuery):
+    category: str | None = Field(None, max_length=50, pattern=NO_NUL)
+    min_price_cents: int | None = Cents
+    max_price_cents: int | None = Cents
     in_stock: bool | None = None
     sort: Literal["id", "-id", "name", "-name", "price", "-price"] = "id"
 
 
-class SearchQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    q: str = Field(min_length=1, max_length=100)
-    page: int = Field(1, ge=1)
-    per_page: int = Field(20, ge=1, le=100)
-
-
-class PageQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    page: int = Field(1, ge=1)
-    per_page: int = Field(20, ge=1, le=100)
+class SearchQuery(PageQuery):
+    q: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
 
 
 class ProductOut(BaseModel):
@@ -58,11 +56,11 @@ class ProductPage(BaseModel):
 
 
 class CartCreate(StrictModel):
-    user_id: int = Field(gt=0)
+    user_id: int = Id
 
 
 class CartItemAdd(StrictModel):
-    product_id: int = Field(gt=0)
+    product_id: int = Id
     quantity: int = Quantity
 
 

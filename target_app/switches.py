@@ -66,7 +66,6 @@ class SwitchBoard:
         self.path = Path(path)
         self.refresh_s = refresh_s
         self._states: dict[str, bool] = {}
-        self._signature: tuple[int, int] | None = None
         self._checked_at = float("-inf")
         self._lock = threading.Lock()
 
@@ -80,8 +79,9 @@ class SwitchBoard:
         """Return every switch with its state, refreshed if the file changed."""
         now = time.monotonic()
         if now - self._checked_at >= self.refresh_s:
+            # The file is tiny: reading it is cheaper and surer than detecting a change.
             with self._lock:
-                self._reload_if_changed()
+                self._states = self._read_file()
                 self._checked_at = now
         return {name: self._states.get(name, False) for name in REGISTRY}
 
@@ -102,17 +102,6 @@ class SwitchBoard:
             self._write_file({})
         self._checked_at = float("-inf")
         return self.states()
-
-    def _reload_if_changed(self) -> None:
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            self._states, self._signature = {}, None
-            return
-        signature = (st.st_ino, st.st_mtime_ns)
-        if signature != self._signature:
-            self._states = self._read_file()
-            self._signature = signature
 
     def _read_file(self) -> dict[str, bool]:
         try:

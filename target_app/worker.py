@@ -11,13 +11,40 @@ from gevent import monkey
 
 monkey.patch_all()
 
+import signal  # noqa: E402
 import sys  # noqa: E402
+from typing import Any  # noqa: E402
 
+import gevent  # noqa: E402
 from rq import Queue, SimpleWorker  # noqa: E402
+from rq.exceptions import StopRequested  # noqa: E402
 
 from target_app.config import load_settings  # noqa: E402
 from target_app.logs import configure_logging  # noqa: E402
 from target_app.redis_client import make_redis  # noqa: E402
+
+
+class GeventSimpleWorker(SimpleWorker):
+    """A SimpleWorker whose shutdown signals work under gevent.
+
+    A plain signal handler runs in whichever greenlet is current, usually the
+    hub while the worker waits on Redis, so RQ's StopRequested would never reach
+    the work loop. gevent's own handlers run in a greenlet of their own; the
+    stop is then thrown into the main greenlet, keeping RQ's semantics: an idle
+    worker stops now, a busy one after its current job.
+    """
+
+    def _install_signal_handlers(self) -> None:
+        main = gevent.getcurrent()
+
+        def on_signal(signum: int, handler: Any) -> None:
+            try:
+                handler(signum, None)
+            except StopRequested:
+                gevent.kill(main, StopRequested)  # raised in main at its next switch
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            gevent.signal_handler(sig, on_signal, sig, self.request_stop)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -28,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging(service=name or "worker", level=settings.log_level)
     redis = make_redis(settings, read_timeout_s=None)
     queue = Queue(settings.payment_queue, connection=redis)
-    worker = SimpleWorker([queue], connection=redis, name=name)
+    worker = GeventSimpleWorker([queue], connection=redis, name=name)
     # The scheduler enqueues delayed retries; without it they are never due.
     worker.work(with_scheduler=True, logging_level=settings.log_level)
 

@@ -10,7 +10,10 @@ import gc  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
 import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
+import time  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -42,6 +45,30 @@ def port_env(settings: StackSettings) -> dict[str, str]:
     """Return the FAULTYARD_* variables that select these settings' state folder and ports."""
     env = {f"FAULTYARD_{name.upper()}": str(getattr(settings, name)) for name in PORT_SETTINGS}
     return {**env, "FAULTYARD_STATE_DIR": str(settings.state_path)}
+
+
+def eventually(check: Callable[[], object], what: str, timeout_s: float = 20.0) -> object:
+    """Poll `check` until it returns something truthy; fail naming `what` after the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.1)
+    pytest.fail(f"gave up waiting for {what} after {timeout_s:.0f}s")
+
+
+def faultyard(
+    env: dict[str, str], *args: str, timeout_s: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the faultyard command as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "chaos", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
 
 
 def free_port() -> int:

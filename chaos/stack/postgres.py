@@ -58,6 +58,11 @@ def init_cluster(settings: StackSettings, *, log_file: Path) -> bool:
     data = settings.postgres_data
     if (data / "PG_VERSION").is_file():
         return False
+    if data.exists() and any(data.iterdir()):
+        raise StackError(
+            f"{data} holds files but no PostgreSQL cluster; empty it or point "
+            "FAULTYARD_PG_DATA_DIR at another folder"
+        )
     user = server_user()
     data.mkdir(parents=True, exist_ok=True)
     if user:
@@ -85,7 +90,12 @@ def init_cluster(settings: StackSettings, *, log_file: Path) -> bool:
             **({"user": user, "group": user, "extra_groups": []} if user else {}),
         )
     if result.returncode != 0:
-        shutil.rmtree(data, ignore_errors=True)
+        # Only what initdb wrote: the folder was empty (or new) when it started.
+        for child in data.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
         hint = (
             f" The `{user}` user must be able to reach {data}: choose a folder it can "
             "reach with FAULTYARD_PG_DATA_DIR (or FAULTYARD_STATE_DIR)."

@@ -67,7 +67,7 @@ def _app_argv(settings: StackSettings) -> list[str]:
         "--config",
         "python:target_app.gunicorn_conf",
         "--bind",
-        f"{settings.host}:{settings.app_port}",
+        settings.app_bind,
         "--workers",
         str(settings.app_workers),
         "--name",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, request
 from spectree import Response
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from target_app import metrics
 from target_app.api import api
@@ -11,7 +12,7 @@ from target_app.db import new_session, request_session
 from target_app.errors import DEADLOCK_SQLSTATE, ShopError, sqlstate
 from target_app.models import Cart, Order
 from target_app.schemas import CartCreate, CartItemAdd, CartItemOut, CartOut, ErrorOut, OrderOut
-from target_app.services import carts, checkout, payments
+from target_app.services import carts, checkout
 
 bp = Blueprint("carts", __name__)
 
@@ -80,7 +81,7 @@ def remove_item(cart_id: int, product_id: int) -> CartOut:
     tags=["cart"],
 )
 def checkout_cart(cart_id: int) -> tuple[OrderOut, int]:
-    """Check out a cart: one order, stock decremented, payment capture enqueued."""
+    """Check out a cart: one order, stock decremented, an order.placed event for the relay."""
     settings = current_app.extensions["settings"]
     try:
         order = checkout.place_order(
@@ -94,9 +95,7 @@ def checkout_cart(cart_id: int) -> tuple[OrderOut, int]:
         metrics.CHECKOUTS.labels(_outcome(exc)).inc()
         raise
     metrics.CHECKOUTS.labels("ok").inc()
-    payments.enqueue_capture(
-        order_id=order.id, redis=current_app.extensions["redis"], settings=settings
-    )
+    # The payment capture is enqueued by the outbox relay from the order.placed event.
     return order_out(order), 201
 
 
@@ -107,6 +106,6 @@ def _outcome(exc: Exception) -> str:
         return "rejected"
     if sqlstate(exc) == DEADLOCK_SQLSTATE:
         return "deadlock"
-    if type(exc).__name__ == "TimeoutError":
+    if isinstance(exc, PoolTimeoutError):
         return "pool_timeout"
     return "error"

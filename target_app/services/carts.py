@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from target_app.errors import Conflict, NotFound
@@ -28,7 +28,10 @@ def get_cart(session: Session, *, cart_id: int) -> Cart:
 
 
 def _open_cart(session: Session, cart_id: int) -> Cart:
-    cart = get_cart(session, cart_id=cart_id)
+    # Locked: a checkout of this cart waits for, or is waited on by, this change.
+    cart = session.get(Cart, cart_id, with_for_update=True)
+    if cart is None:
+        raise NotFound(f"cart {cart_id} not found")
     if cart.checked_out_at is not None:
         raise Conflict(f"cart {cart_id} is already checked out")
     return cart
@@ -39,14 +42,16 @@ def add_item(session: Session, *, cart_id: int, product_id: int, quantity: int) 
     cart = _open_cart(session, cart_id)
     if session.get(Product, product_id) is None:
         raise NotFound(f"product {product_id} not found")
-    item = session.scalar(
-        select(CartItem).where(CartItem.cart_id == cart_id, CartItem.product_id == product_id)
+    # One statement, so two concurrent adds of the same product both count.
+    upsert = insert(CartItem).values(cart_id=cart_id, product_id=product_id, quantity=quantity)
+    session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[CartItem.cart_id, CartItem.product_id],
+            set_={"quantity": CartItem.quantity + upsert.excluded.quantity},
+        )
     )
-    if item is None:
-        cart.items.append(CartItem(product_id=product_id, quantity=quantity))
-    else:
-        item.quantity += quantity
     session.commit()
+    session.refresh(cart)
     return cart
 
 

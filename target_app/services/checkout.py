@@ -45,7 +45,8 @@ def place_order(
 
 
 def _place_order(session: Session, cart_id: int, switches: SwitchBoard, pause_s: float) -> Order:
-    cart = session.get(Cart, cart_id)
+    # The cart row is locked first, so two checkouts of one cart cannot both pass.
+    cart = session.get(Cart, cart_id, with_for_update=True)
     if cart is None:
         raise NotFound(f"cart {cart_id} not found")
     if cart.checked_out_at is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import random
 
 from redis import Redis
@@ -11,8 +10,6 @@ from rq import Queue, Retry
 
 from target_app import metrics
 from target_app.config import ShopSettings
-
-log = logging.getLogger(__name__)
 
 
 def retry_intervals_s(
@@ -23,8 +20,8 @@ def retry_intervals_s(
     return [max(1, round(base_s * 2**n * rng.uniform(0.5, 1.5))) for n in range(retries)]
 
 
-def enqueue_capture(*, order_id: int, redis: Redis, settings: ShopSettings) -> str | None:
-    """Enqueue the payment capture of an order; return the job id, None if Redis is unreachable."""
+def enqueue_capture(*, order_id: int, redis: Redis, settings: ShopSettings) -> str:
+    """Enqueue the payment capture of an order and return the job id (RedisError if unreachable)."""
     from target_app.jobs import capture_payment
 
     retry = (
@@ -44,8 +41,7 @@ def enqueue_capture(*, order_id: int, redis: Redis, settings: ShopSettings) -> s
             retry=retry,
             job_timeout=settings.payment_job_timeout_s,
         )
-    except RedisError as exc:
+    except RedisError:
         metrics.PAYMENT_ENQUEUE_ERRORS.inc()
-        log.error("payment capture not enqueued", extra={"order_id": order_id, "error": str(exc)})
-        return None
+        raise
     return str(job.id)

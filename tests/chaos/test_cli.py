@@ -16,21 +16,9 @@ import pytest
 from chaos.settings import load_stack_settings
 from chaos.stack import process
 from chaos.stack.manager import Stack
-from tests.conftest import PORT_SETTINGS, free_port, port_env, reachable_temp_dir
+from tests.conftest import PORT_SETTINGS, faultyard, free_port, port_env, reachable_temp_dir
 
 pytestmark = pytest.mark.slow
-
-
-def faultyard(
-    env: dict[str, str], *args: str, timeout_s: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "chaos", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-    )
 
 
 @pytest.fixture
@@ -150,6 +138,8 @@ def test_up_then_down_in_a_fresh_state_folder(stack: Stack, other_env: dict[str,
     down = faultyard(other_env, "down")
     assert down.returncode == 0, down.stderr
     assert not any(process.is_alive(r) for r in records if r)
+    # Nothing they started is left behind either (gunicorn workers, RQ's scheduler, ...).
+    assert not any(process.group_members(r) for r in records if r)
     assert not list(state.glob("run/*.pid"))
     # The session's own stack was not touched.
     assert all(s.healthy for s in stack.status())

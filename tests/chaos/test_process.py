@@ -54,3 +54,22 @@ def test_unreadable_pid_files_read_as_none(tmp_path: Path) -> None:
     assert process.read_pid_file(tmp_path / "missing.pid") is None
     (tmp_path / "bad.pid").write_text("12345")
     assert process.read_pid_file(tmp_path / "bad.pid") is None
+
+
+def test_children_left_by_a_dead_leader_are_swept(tmp_path: Path) -> None:
+    code = "import subprocess; subprocess.Popen(['sleep', '60']); print('forked', flush=True)"
+    log = tmp_path / "parent.log"
+    record = process.spawn(
+        [sys.executable, "-c", code],
+        pid_file=tmp_path / "p.pid",
+        log_file=log,
+        env=dict(os.environ),
+    )
+    while "forked" not in log.read_text() or process.is_alive(record):
+        time.sleep(0.01)  # the leader exits by itself; its child does not
+    assert process.group_members(record), "the orphan should still run in the group"
+    process.sweep_group(record)
+    deadline = time.monotonic() + 5
+    while process.group_members(record) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not process.group_members(record)

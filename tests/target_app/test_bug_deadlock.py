@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import Engine, text
 
-from tests.conftest import AppFactory
+from tests.conftest import AppFactory, eventually
 
 PAIRS = 6
 
@@ -58,7 +58,10 @@ def test_cart_order_locking_deadlocks(
     deadlocked = [body for status, body in results if status == 503]
     assert deadlocked, f"no deadlock among {results}"
     assert all(body["sqlstate"] == "40P01" for body in deadlocked)
-    assert deadlocks_so_far(db) - before == len(deadlocked)
+    # PostgreSQL flushes its statistics asynchronously: wait for the count to show.
+    eventually(
+        lambda: deadlocks_so_far(db) - before == len(deadlocked), "deadlocks in pg_stat_database"
+    )
     # PostgreSQL aborts one transaction of each cycle; its partner completes.
     assert sum(status == 201 for status, _ in results) == len(results) - len(deadlocked)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import gevent
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 
@@ -98,3 +99,37 @@ def test_order_history_lists_newest_first(
     history = client.get("/users/3/orders?per_page=2").get_json()
     assert [o["id"] for o in history["items"]] == sorted(ids, reverse=True)
     assert history["total"] >= 2
+
+
+def test_one_cart_checked_out_twice_at_once_makes_one_order(
+    app, db: Engine, new_products: Callable[..., list[int]], new_cart: Callable[..., int]
+) -> None:
+    (a,) = new_products(10)
+    cart_id = new_cart((a, 2))
+    jobs = [
+        gevent.spawn(lambda: app.test_client().post(f"/carts/{cart_id}/checkout").status_code)
+        for _ in range(4)
+    ]
+    gevent.joinall(jobs, raise_error=True)
+    assert sorted(job.value for job in jobs) == [201, 409, 409, 409]
+    assert stock_of(db, a) == [8]
+
+
+def test_concurrent_adds_of_one_product_all_count(
+    app, new_products: Callable[..., list[int]], new_cart: Callable[..., int]
+) -> None:
+    (a,) = new_products(10)
+    cart_id = new_cart()
+
+    def add() -> int:
+        response = app.test_client().post(
+            f"/carts/{cart_id}/items", json={"product_id": a, "quantity": 1}
+        )
+        return response.status_code
+
+    jobs = [gevent.spawn(add) for _ in range(6)]
+    gevent.joinall(jobs, raise_error=True)
+    assert [job.value for job in jobs] == [200] * 6
+    assert app.test_client().get(f"/carts/{cart_id}").get_json()["items"] == [
+        {"product_id": a, "quantity": 6}
+    ]

@@ -7,6 +7,7 @@ import json
 import pytest
 from redis import Redis
 from redis.exceptions import RedisError
+from rq import Queue
 from sqlalchemy import create_engine, func, insert, select
 from sqlalchemy.orm import Session
 
@@ -20,10 +21,12 @@ from tests.conftest import free_port
 def test_relay_publishes_in_order_and_survives_a_redis_outage(
     stack: Stack, scratch_database: str, redis_client: Redis
 ) -> None:
+    name = f"test:{scratch_database[-12:]}"
     settings = load_settings(
         {
             "database_url": scratch_database,
-            "events_stream": f"test:{scratch_database[-12:]}",
+            "events_stream": name,
+            "payment_queue": name,
             "relay_batch_size": 2,
         }
     )
@@ -52,4 +55,8 @@ def test_relay_publishes_in_order_and_survives_a_redis_outage(
     entries = redis_client.xrange(settings.events_stream)
     assert [json.loads(fields["payload"])["order_id"] for _, fields in entries] == [0, 1, 2, 3, 4]
     assert {fields["topic"] for _, fields in entries} == {"order.placed"}
+    # Each order.placed event enqueued its payment capture, once.
+    queue = Queue(name, connection=up)
+    assert sorted(job.args[0] for job in queue.get_jobs()) == [0, 1, 2, 3, 4]
+    queue.empty()
     engine.dispose()

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue
 from sqlalchemy import Engine, select
 
@@ -57,12 +58,10 @@ def test_enqueue_sets_retries_backoff_and_timeout(stack: Stack) -> None:
     queue.empty()
 
 
-def test_enqueue_with_redis_down_returns_none() -> None:
+def test_enqueue_with_redis_down_raises_for_the_relay_to_retry() -> None:
     settings = load_settings({"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
-    assert (
+    with pytest.raises(RedisError):
         enqueue_capture(order_id=1, redis=Redis.from_url(settings.redis_url), settings=settings)
-        is None
-    )
 
 
 @pytest.mark.usefixtures("job_env")
