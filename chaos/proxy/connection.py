@@ -148,28 +148,29 @@ class Link:
                 self.writer.write_eof()
 
     async def _drain_backlog(self) -> None:
-        connection = self.connection
         try:
-            while self._backlog and not connection.closing:
+            while self._backlog and not self.connection.closing:
                 chunk = self._backlog.popleft()
                 self._room.set()
-                connection.note_turn(self.stream)
-                chunks = [chunk]
-                for toxic in connection.toxics(self.stream):
-                    ctx = self.context(toxic)
-                    if not ctx.applies():
-                        continue
-                    passed: list[Chunk] = []
-                    for piece in chunks:
-                        passed += await toxic.kind.transform(piece, ctx)
-                    chunks = passed
-                    if connection.closing:
-                        break
-                if not await self._write(chunks):
+                self.connection.note_turn(self.stream)
+                if not await self._through(chunk, self.connection.toxics(self.stream), 0):
                     return
         finally:
             self._pump = None
             self._room.set()
+
+    async def _through(self, chunk: Chunk, toxics: list[Toxic], index: int) -> bool:
+        """Run a chunk through toxics[index:], writing each piece that comes out; False to stop."""
+        if index == len(toxics):
+            return await self._write([chunk])
+        toxic = toxics[index]
+        ctx = self.context(toxic)
+        if not ctx.applies():
+            return await self._through(chunk, toxics, index + 1)
+        async for piece in toxic.kind.transform(chunk, ctx):
+            if not await self._through(piece, toxics, index + 1):
+                return False
+        return not self.connection.closing
 
     async def _write(self, chunks: list[Chunk]) -> bool:
         if not chunks:
@@ -223,10 +224,14 @@ class Connection:
             for toxic in self.toxics(link.stream):
                 link.attach(toxic)
         tasks = [asyncio.create_task(link.run()) for link in self.links.values()]
-        pumps = asyncio.gather(*tasks)
         done_waiter = asyncio.create_task(self._done.wait())
         try:
-            await asyncio.wait([pumps, done_waiter], return_when=asyncio.FIRST_COMPLETED)
+            pending = set(tasks)
+            while pending and not done_waiter.done():
+                finished, _ = await asyncio.wait(
+                    pending | {done_waiter}, return_when=asyncio.FIRST_COMPLETED
+                )
+                pending -= finished
         finally:
             done_waiter.cancel()
             for task in tasks:

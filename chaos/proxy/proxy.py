@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from typing import Any
 
 from chaos.proxy import metrics
@@ -69,7 +70,7 @@ class Proxy:
             self._server = await asyncio.start_server(self._serve, host, port, reuse_address=True)
         except OSError as exc:
             # Toxiproxy passes Go's error through: "listen tcp ADDR: bind: ...".
-            reason = (exc.strerror or str(exc)).lower()
+            reason = (os.strerror(exc.errno) if exc.errno else str(exc)).lower()
             raise ProxyError(f"listen tcp {self.listen}: bind: {reason}", 500) from None
         if port == 0:
             self.listen = join_address(host, self._server.sockets[0].getsockname()[1])

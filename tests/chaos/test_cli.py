@@ -16,7 +16,15 @@ import pytest
 from chaos.settings import load_stack_settings
 from chaos.stack import process
 from chaos.stack.manager import Stack
-from tests.conftest import PORT_SETTINGS, faultyard, free_port, port_env, reachable_temp_dir
+from chaos.toxiproxy import ToxiproxyClient, ToxiproxyError
+from tests.conftest import (
+    PORT_SETTINGS,
+    eventually,
+    faultyard,
+    free_port,
+    port_env,
+    reachable_temp_dir,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -144,3 +152,81 @@ def test_up_then_down_in_a_fresh_state_folder(stack: Stack, other_env: dict[str,
     # The session's own stack was not touched.
     assert all(s.healthy for s in stack.status())
     assert faultyard(other_env, "down").stdout.strip() == "nothing was running"
+
+
+def test_toxic_add_list_remove_and_reset(stack: Stack, cli_env: dict[str, str]) -> None:
+    added = faultyard(
+        cli_env,
+        "toxic",
+        "add",
+        "postgres",
+        "latency",
+        "--latency",
+        "300",
+        "--jitter",
+        "50",
+        "--duration",
+        "30s",
+    )
+    assert added.returncode == 0, added.stderr
+    listed = faultyard(cli_env, "toxic", "list")
+    row = next(r for r in listed.stdout.splitlines() if r.startswith("postgres"))
+    assert "latency_downstream (latency downstream latency=300 jitter=50)" in row
+    assert faultyard(cli_env, "toxic", "remove", "latency_downstream").returncode == 0
+    assert "latency_downstream" not in faultyard(cli_env, "toxic", "list").stdout
+
+    wrong = faultyard(cli_env, "toxic", "add", "redis", "bandwidth", "--latency", "5")
+    assert wrong.returncode == 2 and "bandwidth takes --rate" in wrong.stderr
+    unknown = faultyard(cli_env, "toxic", "add", "nope", "latency", "--latency", "5")
+    assert unknown.returncode == 2 and "proxy not found" in unknown.stderr
+
+    assert faultyard(cli_env, "toxic", "add", "redis", "timeout", "--timeout", "0").returncode == 0
+    assert faultyard(cli_env, "proxy", "down", "shop").returncode == 0
+    assert faultyard(cli_env, "switch", "lock_in_cart_order", "on").returncode == 0
+    reset = faultyard(cli_env, "reset")
+    assert reset.returncode == 0, reset.stderr
+    status = faultyard(cli_env, "status")
+    assert status.returncode == 0
+    proxies = status.stdout.split("\n\n")[1]
+    assert "DISABLED" not in proxies and "timeout" not in proxies
+    assert "ON (bug)" not in faultyard(cli_env, "switch", "list").stdout
+
+
+def test_proxy_serves_a_toxiproxy_config_file(tmp_path: Path, upstream_port: int) -> None:
+    port, listen = free_port(), free_port()
+    config = tmp_path / "proxies.json"
+    config.write_text(
+        json.dumps(
+            [
+                {
+                    "name": "cfg",
+                    "listen": f"127.0.0.1:{listen}",
+                    "upstream": f"127.0.0.1:{upstream_port}",
+                }
+            ]
+        )
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chaos", "proxy", "--port", str(port), "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        client = ToxiproxyClient(f"http://127.0.0.1:{port}")
+        proxies = eventually(lambda: _proxies_or_none(client), "the proxy server")
+        assert proxies["cfg"].listen == f"127.0.0.1:{listen}"  # type: ignore[index]
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+
+
+def _proxies_or_none(client: ToxiproxyClient) -> object:
+    try:
+        return client.proxies()
+    except ToxiproxyError:
+        return None
+
+
+@pytest.fixture
+def upstream_port(stack: Stack) -> int:
+    return stack.settings.redis_port

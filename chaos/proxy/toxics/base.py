@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -52,9 +52,13 @@ class ToxicKind(ABC):
     def __init__(self, attributes: Attributes) -> None:
         self.attributes = {**self.defaults, **attributes}
 
-    async def transform(self, chunk: Chunk, ctx: ToxicContext) -> list[Chunk]:
-        """Return what to forward for one chunk (nothing drops it)."""
-        return [chunk]
+    async def transform(self, chunk: Chunk, ctx: ToxicContext) -> AsyncIterator[Chunk]:
+        """Yield what to forward for one chunk, piece by piece (yielding nothing drops it).
+
+        Each piece travels on through the later toxics and is written before the
+        next one is asked for, so sleeping between pieces paces them on the wire.
+        """
+        yield chunk
 
     async def on_attach(self, ctx: ToxicContext) -> None:  # noqa: B027
         """Act on a connection without data (timers); runs as a task while the toxic is active."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import AsyncIterator
 
 from chaos.proxy.toxics.base import Chunk, ToxicContext, ToxicKind, register
 
@@ -12,7 +13,7 @@ class Latency(ToxicKind):
     type_name = "latency"
     defaults = {"latency": 0, "jitter": 0}  # noqa: RUF012
 
-    async def transform(self, chunk: Chunk, ctx: ToxicContext) -> list[Chunk]:
+    async def transform(self, chunk: Chunk, ctx: ToxicContext) -> AsyncIterator[Chunk]:
         jitter = self.attributes["jitter"]
         delay_ms = self.attributes["latency"] + (random.randint(-jitter, jitter) if jitter else 0)
         # Measured from arrival, as Toxiproxy does: chunks queued behind a
@@ -20,4 +21,4 @@ class Latency(ToxicKind):
         remaining = chunk.arrived + max(0, delay_ms) / 1000 - ctx.now()
         if remaining > 0:
             await ctx.sleep(remaining)
-        return [chunk]
+        yield chunk

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from chaos.proxy.toxics.base import Chunk, ToxicContext, ToxicKind, register
 
 
@@ -10,12 +12,11 @@ class LimitData(ToxicKind):
     type_name = "limit_data"
     defaults = {"bytes": 0}  # noqa: RUF012
 
-    async def transform(self, chunk: Chunk, ctx: ToxicContext) -> list[Chunk]:
-        limit = self.attributes["bytes"]
-        sent = ctx.state.get("sent", 0)
-        allowed = max(0, limit - sent)
-        ctx.state["sent"] = sent + min(allowed, len(chunk.data))
-        if len(chunk.data) < allowed:
-            return [chunk]
-        ctx.close()
-        return [Chunk(chunk.data[:allowed], chunk.arrived)] if allowed else []
+    async def transform(self, chunk: Chunk, ctx: ToxicContext) -> AsyncIterator[Chunk]:
+        allowed = max(0, self.attributes["bytes"] - ctx.state.get("sent", 0))
+        piece = chunk.data[:allowed]
+        ctx.state["sent"] = ctx.state.get("sent", 0) + len(piece)
+        if piece:
+            yield Chunk(piece, chunk.arrived)
+        if len(chunk.data) >= allowed:
+            ctx.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from chaos.proxy.toxics.base import Chunk, ToxicContext, ToxicKind, register
 
 
@@ -10,8 +12,8 @@ class ResetPeer(ToxicKind):
     type_name = "reset_peer"
     defaults = {"timeout": 0}  # noqa: RUF012
 
-    async def transform(self, chunk: Chunk, ctx: ToxicContext) -> list[Chunk]:
+    async def transform(self, chunk: Chunk, ctx: ToxicContext) -> AsyncIterator[Chunk]:
         if await ctx.sleep(self.attributes["timeout"] / 1000):
             ctx.reset()
-            return []
-        return [chunk]
+            return
+        yield chunk  # removed while waiting: the data goes on

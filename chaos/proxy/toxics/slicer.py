@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import AsyncIterator
 
 from chaos.proxy.toxics.base import Chunk, ToxicContext, ToxicKind, register
 
@@ -24,13 +25,12 @@ class Slicer(ToxicKind):
             left -= sizes[-1]
         return sizes
 
-    async def transform(self, chunk: Chunk, ctx: ToxicContext) -> list[Chunk]:
+    async def transform(self, chunk: Chunk, ctx: ToxicContext) -> AsyncIterator[Chunk]:
         delay_s = self.attributes["delay"] / 1_000_000
-        out, start = [], 0
+        start = 0
         for n, size in enumerate(self.slice_sizes(len(chunk.data))):
             if n and delay_s and not await ctx.sleep(delay_s):
-                out.append(Chunk(chunk.data[start:], chunk.arrived))  # removed: pass the rest
-                return out
-            out.append(Chunk(chunk.data[start : start + size], chunk.arrived))
+                yield Chunk(chunk.data[start:], chunk.arrived)  # removed: pass the rest at once
+                return
+            yield Chunk(chunk.data[start : start + size], chunk.arrived)
             start += size
-        return out

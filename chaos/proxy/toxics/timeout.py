@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from chaos.proxy.toxics.base import Chunk, ToxicContext, ToxicKind, register
 
 
@@ -10,8 +12,9 @@ class Timeout(ToxicKind):
     type_name = "timeout"
     defaults = {"timeout": 0}  # noqa: RUF012
 
-    async def transform(self, chunk: Chunk, ctx: ToxicContext) -> list[Chunk]:
-        return []  # dropped, as Toxiproxy drops it
+    async def transform(self, chunk: Chunk, ctx: ToxicContext) -> AsyncIterator[Chunk]:
+        return  # dropped, as Toxiproxy drops it
+        yield  # an async generator that yields nothing
 
     async def on_attach(self, ctx: ToxicContext) -> None:
         timeout_ms = self.attributes["timeout"]
