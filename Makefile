@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-stamp
 DEBIAN_PACKAGES := postgresql redis-server
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-packages up down status logs test test-fast lint format lock scenario clean
+.PHONY: help setup system-packages up down status logs test test-fast lint format lock bench bench-proxy scenario clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -57,6 +57,11 @@ test: setup ## Run the whole test suite (starts a private stack on free ports)
 
 test-fast: setup ## Run the tests not marked slow
 	$(BIN)/python -m pytest -m "not slow"
+
+bench: bench-proxy ## Run every benchmark (results in results/)
+
+bench-proxy: setup ## pgbench direct vs through the embedded proxy, and a 100 ms latency toxic
+	$(BIN)/python -m chaos.bench.proxy
 
 lint: setup ## ruff check and format check
 	$(BIN)/ruff check .
