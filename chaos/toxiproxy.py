@@ -47,6 +47,7 @@ class Toxic:
     toxicity: float
     attributes: dict[str, int]
     duration_ms: int | None = None
+    toxicity_per: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Toxic:
@@ -57,6 +58,7 @@ class Toxic:
             toxicity=float(data.get("toxicity", 1.0)),
             attributes=dict(data.get("attributes") or {}),
             duration_ms=data.get("duration_ms"),
+            toxicity_per=data.get("toxicity_per"),
         )
 
 
@@ -89,7 +91,17 @@ class ToxiproxyClient:
         self._http.headers["User-Agent"] = "faultyard"
 
     def version(self) -> str:
-        return str(self._call("GET", "/version")["version"])
+        """Return the server's version (JSON since Toxiproxy 2.7, plain text before)."""
+        try:
+            response = self._http.get(self.url + "/version", timeout=self.timeout_s)
+        except requests.RequestException as exc:
+            raise ToxiproxyError(
+                f"the Toxiproxy API is not reachable at {self.url} ({type(exc).__name__})"
+            ) from None
+        try:
+            return str(response.json()["version"])
+        except (ValueError, KeyError, TypeError):
+            return response.text.strip()
 
     def proxies(self) -> dict[str, Proxy]:
         return {n: Proxy.from_json(p) for n, p in self._call("GET", "/proxies").items()}

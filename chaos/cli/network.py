@@ -141,6 +141,21 @@ def toxic_add(
         duration_ms=parse_duration_ms(duration) if duration else None,
         toxicity_per="request" if per_request else None,
     )
+    unsupported = [
+        option
+        for option, asked, got in (
+            ("--duration", duration is not None, added.duration_ms),
+            ("--per-request", per_request, added.toxicity_per == "request"),
+        )
+        if asked and not got
+    ]
+    if unsupported:
+        # A real Toxiproxy ignores Faultyard's extensions: never leave a toxic that will not go.
+        client.remove_toxic(proxy_name, added.name)
+        raise FaultyardError(
+            f"the Toxiproxy server at {client.url} ignores {', '.join(unsupported)} (Faultyard "
+            "extensions); the toxic was not added. Use the embedded server, or leave them out."
+        )
     extra = f", removed after {duration}" if duration else ""
     click.echo(
         f"added {added.name} to {proxy_name}: {added.type} {added.stream} {added.attributes}{extra}"

@@ -16,6 +16,7 @@ from chaos.proxy.proxy import ProxyError
 VERSION = "2.12.0"  # the Toxiproxy API version this server follows
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+COLLECTION = web.AppKey("collection", ProxyCollection)
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
@@ -41,7 +42,10 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.headers.get("User-Agent", "").startswith("Mozilla/"):
         return web.Response(text="User agent not allowed\n", status=403)
     try:
-        return await handler(request)
+        if request.method == "GET":
+            return await handler(request)
+        async with request.app[COLLECTION].lock:  # one change at a time
+            return await handler(request)
     except ProxyError as exc:
         return _error(exc.message, exc.status)
 
@@ -129,5 +133,6 @@ def make_app(collection: ProxyCollection) -> web.Application:
         )
 
     app = web.Application(middlewares=[_guard], client_max_size=1024 * 1024)
+    app[COLLECTION] = collection
     app.add_routes(routes)
     return app

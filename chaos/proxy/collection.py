@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from chaos.proxy.proxy import Proxy, ProxyError, split_address
@@ -10,8 +11,17 @@ from chaos.proxy.toxic import Toxic, ToxicSpecError, build_toxic
 
 def _required(body: dict[str, Any], field: str, suffix: str = "") -> str:
     value = body.get(field)
-    if not isinstance(value, str) or not value:
+    if not value:
         raise ProxyError(f"missing required field: {field}{suffix}", 400)
+    if not isinstance(value, str):
+        raise ProxyError(f"bad request body: {field} must be a string", 400)
+    return value
+
+
+def _address(body: dict[str, Any], field: str, default: str) -> str:
+    value = body.get(field) or default
+    if not isinstance(value, str):
+        raise ProxyError(f"bad request body: {field} must be a string", 400)
     return value
 
 
@@ -25,10 +35,11 @@ def _enabled(body: dict[str, Any], default: bool = True) -> bool:
 
 
 class ProxyCollection:
-    """The server's proxies by name."""
+    """The server's proxies by name. Changes hold `lock`, one at a time, as Toxiproxy's mutex."""
 
     def __init__(self) -> None:
         self.proxies: dict[str, Proxy] = {}
+        self.lock = asyncio.Lock()
 
     def get(self, name: str) -> Proxy:
         proxy = self.proxies.get(name)
@@ -58,7 +69,7 @@ class ProxyCollection:
         try:
             for item in body:
                 existing = self.proxies.get(item["name"])
-                listen = item.get("listen") or "127.0.0.1:0"
+                listen = _address(item, "listen", "127.0.0.1:0")
                 if existing and existing.listen == listen and existing.upstream == item["upstream"]:
                     done.append(existing)
                     continue
@@ -76,8 +87,8 @@ class ProxyCollection:
         if not isinstance(body, dict):
             raise ProxyError("bad request body: expected a JSON object", 400)
         proxy = self.get(name)
-        listen = body.get("listen") or proxy.listen
-        upstream = body.get("upstream") or proxy.upstream
+        listen = _address(body, "listen", proxy.listen)
+        upstream = _address(body, "upstream", proxy.upstream)
         enabled = _enabled(body, proxy.enabled)
         if (listen, upstream) != (proxy.listen, proxy.upstream):
             split_address(listen)
@@ -91,6 +102,7 @@ class ProxyCollection:
         proxy = self.get(name)
         await proxy.stop()
         proxy.remove_all_toxics()
+        proxy.forget_metrics()
         del self.proxies[name]
 
     async def reset(self) -> None:

@@ -15,20 +15,22 @@ from chaos.proxy.toxic import Stream, Toxic
 from chaos.proxy.toxics import Chunk, ToxicContext
 
 READ_SIZE = 32 * 1024
-# Chunks read ahead of the toxics: a latency toxic delays each chunk from its
-# arrival, so a stream keeps flowing while earlier chunks wait.
-QUEUE_CHUNKS = 64
+# Bytes read ahead of the toxics: a latency toxic delays each chunk from its
+# arrival, so a stream keeps flowing while earlier chunks wait (Toxiproxy
+# buffers 1024 chunks; this is the same order of magnitude).
+BACKLOG_BYTES = 8 * 1024 * 1024
+CLOSE_TIMEOUT_S = 2.0
 
 
 class LinkToxicContext(ToxicContext):
     """One toxic acting on one link: its state and its once-per-connection (or request) dice roll."""
 
-    def __init__(self, link: Link, toxic: Toxic) -> None:
+    def __init__(self, link: Link, toxic: Toxic, state: dict[str, Any] | None = None) -> None:
         self.link = link
         self.toxic = toxic
-        self.state: dict[str, Any] = {}
+        self.state: dict[str, Any] = state if state is not None else {}
         self._roll_key: int | None = None
-        self._applies = False
+        self.rolled_in = False
         self.attach_task: asyncio.Task[None] | None = None
 
     def applies(self) -> bool:
@@ -36,8 +38,8 @@ class LinkToxicContext(ToxicContext):
         key = self.link.connection.turn if self.toxic.toxicity_per == "request" else 0
         if key != self._roll_key:
             self._roll_key = key
-            self._applies = random.random() < self.toxic.toxicity
-        return self._applies and not self.toxic.removed
+            self.rolled_in = random.random() < self.toxic.toxicity
+        return self.rolled_in and not self.toxic.removed
 
     def now(self) -> float:
         return asyncio.get_running_loop().time()
@@ -89,7 +91,8 @@ class Link:
         self.writer = writer
         self.contexts: dict[Toxic, LinkToxicContext] = {}
         self._backlog: deque[Chunk] = deque()
-        self._pump: asyncio.Task[None] | None = None
+        self._backlog_bytes = 0
+        self.pump: asyncio.Task[None] | None = None
         self._room = asyncio.Event()
         self._room.set()
 
@@ -99,20 +102,22 @@ class Link:
             ctx = self.contexts[toxic] = LinkToxicContext(self, toxic)
         return ctx
 
-    def attach(self, toxic: Toxic) -> None:
-        """Start a toxic's data-independent behaviour (timers) on this link."""
-        ctx = self.context(toxic)
+    def attach(self, toxic: Toxic, state: dict[str, Any] | None = None) -> None:
+        """Start a toxic on this link (its timers too); `state` carries over an updated toxic's."""
+        ctx = self.contexts[toxic] = LinkToxicContext(self, toxic, state)
         if ctx.applies():
             ctx.attach_task = asyncio.create_task(toxic.kind.on_attach(ctx))
 
-    def detach(self, toxic: Toxic, *, removed: bool) -> None:
+    def detach(self, toxic: Toxic, *, removed: bool) -> dict[str, Any]:
+        """Stop a toxic on this link; return its state (for the toxic that replaces it)."""
         ctx = self.contexts.pop(toxic, None)
         if ctx is None:
-            return
+            return {}
         if ctx.attach_task:
             ctx.attach_task.cancel()
-        if removed and ctx._applies:
+        if removed and ctx.rolled_in:
             toxic.kind.on_removed(ctx)
+        return ctx.state
 
     async def run(self) -> None:
         """Carry this direction until its source finishes or the connection closes."""
@@ -122,21 +127,22 @@ class Link:
             while data := await self.reader.read(READ_SIZE):
                 connection.count_received(self.stream, len(data))
                 chunk = Chunk(data, loop.time())
-                if self._pump is None and not connection.toxics(self.stream):
+                if self.pump is None and not connection.toxics(self.stream):
                     connection.note_turn(self.stream)
-                    if not await self._write([chunk]) or connection.closing:
+                    if not await self._write(chunk) or connection.closing:
                         return
                     continue
                 self._backlog.append(chunk)
-                if self._pump is None:
-                    self._pump = asyncio.create_task(self._drain_backlog())
-                if len(self._backlog) >= QUEUE_CHUNKS:
+                self._backlog_bytes += len(data)
+                if self.pump is None:
+                    self.pump = asyncio.create_task(self._drain_backlog())
+                if self._backlog_bytes >= BACKLOG_BYTES:
                     self._room.clear()
                     await self._room.wait()
         except (ConnectionError, OSError):
             pass
-        if self._pump is not None:
-            await self._pump
+        if self.pump is not None:
+            await self.pump
         if connection.closing:
             return
         for toxic in connection.toxics(self.stream):
@@ -144,43 +150,47 @@ class Link:
             if ctx.applies():
                 await toxic.kind.on_end_of_stream(ctx)
         with contextlib.suppress(OSError, RuntimeError):
-            if self.writer.can_write_eof():
+            if not self.writer.is_closing() and self.writer.can_write_eof():
                 self.writer.write_eof()
 
     async def _drain_backlog(self) -> None:
         try:
             while self._backlog and not self.connection.closing:
                 chunk = self._backlog.popleft()
+                self._backlog_bytes -= len(chunk.data)
                 self._room.set()
                 self.connection.note_turn(self.stream)
                 if not await self._through(chunk, self.connection.toxics(self.stream), 0):
                     return
         finally:
-            self._pump = None
+            self.pump = None
             self._room.set()
 
     async def _through(self, chunk: Chunk, toxics: list[Toxic], index: int) -> bool:
         """Run a chunk through toxics[index:], writing each piece that comes out; False to stop."""
+        while index < len(toxics) and toxics[index].removed:
+            index += 1  # removed since this chunk started: it no longer applies
         if index == len(toxics):
-            return await self._write([chunk])
+            return await self._write(chunk)
         toxic = toxics[index]
         ctx = self.context(toxic)
         if not ctx.applies():
             return await self._through(chunk, toxics, index + 1)
-        async for piece in toxic.kind.transform(chunk, ctx):
-            if not await self._through(piece, toxics, index + 1):
-                return False
+        async with contextlib.aclosing(toxic.kind.transform(chunk, ctx)) as pieces:
+            async for piece in pieces:
+                if not await self._through(piece, toxics, index + 1):
+                    return False
         return not self.connection.closing
 
-    async def _write(self, chunks: list[Chunk]) -> bool:
-        if not chunks:
-            return True
+    async def _write(self, chunk: Chunk) -> bool:
+        """Write one chunk; False if the connection is closing or the write failed."""
+        if self.connection.closing or self.writer.is_closing():
+            return False
         try:
-            for piece in chunks:
-                self.writer.write(piece.data)
-                self.connection.count_sent(self.stream, len(piece.data))
+            self.writer.write(chunk.data)
+            self.connection.count_sent(self.stream, len(chunk.data))
             await self.writer.drain()
-        except (ConnectionError, OSError):
+        except (ConnectionError, OSError, RuntimeError):  # uvloop: RuntimeError on a closed handle
             self.connection.close()
             return False
         return True
@@ -198,8 +208,7 @@ class Connection:
         count_received: Callable[[Stream, int], None],
         count_sent: Callable[[Stream, int], None],
     ) -> None:
-        self.client_writer = client[1]
-        self.upstream_writer = upstream[1]
+        self.writers = (client[1], upstream[1])
         self.links = {
             "upstream": Link(self, "upstream", client[0], upstream[1]),
             "downstream": Link(self, "downstream", upstream[0], client[1]),
@@ -232,27 +241,40 @@ class Connection:
                     pending | {done_waiter}, return_when=asyncio.FIRST_COMPLETED
                 )
                 pending -= finished
+                if any(
+                    t.exception() for t in finished if t is not done_waiter and not t.cancelled()
+                ):
+                    self.close()  # a direction failed: do not leave the other side hanging
         finally:
-            done_waiter.cancel()
-            for task in tasks:
-                task.cancel()
-            for link in self.links.values():
-                for ctx in link.contexts.values():
-                    if ctx.attach_task:
-                        ctx.attach_task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            for writer in (self.client_writer, self.upstream_writer):
-                writer.close()
-            for writer in (self.client_writer, self.upstream_writer):
-                with contextlib.suppress(Exception):
-                    await writer.wait_closed()
+            await self._tear_down([done_waiter, *tasks])
 
-    def attach(self, toxic: Toxic) -> None:
+    async def _tear_down(self, tasks: list[asyncio.Task[Any]]) -> None:
+        pumps = [link.pump for link in self.links.values() if link.pump is not None]
+        attached = [
+            ctx.attach_task
+            for link in self.links.values()
+            for ctx in link.contexts.values()
+            if ctx.attach_task is not None
+        ]
+        everything = [*tasks, *pumps, *attached]
+        for task in everything:
+            task.cancel()
+        await asyncio.gather(*everything, return_exceptions=True)
+        for writer in self.writers:
+            writer.close()
+        for writer in self.writers:
+            try:
+                # A peer that stopped reading would keep a flushing close open for good.
+                await asyncio.wait_for(writer.wait_closed(), CLOSE_TIMEOUT_S)
+            except (TimeoutError, ConnectionError, OSError, RuntimeError):
+                writer.transport.abort()
+
+    def attach(self, toxic: Toxic, state: dict[str, Any] | None = None) -> None:
         """A toxic was added while this connection is open: it applies from now on."""
-        self.links[toxic.stream].attach(toxic)
+        self.links[toxic.stream].attach(toxic, state)
 
-    def detach(self, toxic: Toxic, *, removed: bool) -> None:
-        self.links[toxic.stream].detach(toxic, removed=removed)
+    def detach(self, toxic: Toxic, *, removed: bool) -> dict[str, Any]:
+        return self.links[toxic.stream].detach(toxic, removed=removed)
 
     def close(self) -> None:
         """Close both sides once what was already written is flushed."""
@@ -261,18 +283,15 @@ class Connection:
 
     def reset(self) -> None:
         """Reset both sides: SO_LINGER 0 turns the close into a TCP RST."""
-        self.closing = True
-        for writer in (self.client_writer, self.upstream_writer):
+        for writer in self.writers:
             sock = writer.get_extra_info("socket")
             if sock is not None:
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            writer.transport.abort()
-        self._done.set()
+        self.abort()
 
     def abort(self) -> None:
-        """Drop the connection now (the proxy was disabled or deleted)."""
-        for writer in (self.client_writer, self.upstream_writer):
+        """Drop the connection now (the proxy was disabled or deleted, or a reset)."""
+        for writer in self.writers:
             writer.transport.abort()
-        self.closing = True
-        self._done.set()
+        self.close()

@@ -58,7 +58,9 @@ class Proxy:
             "listen": self.listen,
             "upstream": self.upstream,
             "enabled": self.enabled,
-            "toxics": [t.to_json() for t in self.toxics.values()],
+            "toxics": [
+                t.to_json() for t in self.toxics_for("upstream") + self.toxics_for("downstream")
+            ],
         }
 
     async def start(self) -> None:
@@ -74,6 +76,15 @@ class Proxy:
             raise ProxyError(f"listen tcp {self.listen}: bind: {reason}", 500) from None
         if port == 0:
             self.listen = join_address(host, self._server.sockets[0].getsockname()[1])
+
+    def forget_metrics(self) -> None:
+        """Drop this proxy's series from /metrics (it is being deleted)."""
+        for stream in STREAMS:
+            for counter in (metrics.RECEIVED, metrics.SENT):
+                with contextlib.suppress(KeyError):
+                    counter.remove(self.name, self.listen, self.upstream, stream)
+        with contextlib.suppress(KeyError):
+            metrics.CONNECTIONS.remove(self.name)
 
     async def stop(self) -> None:
         """Stop listening and drop every open connection."""
@@ -101,15 +112,31 @@ class Proxy:
         return toxic
 
     def replace_toxic(self, name: str, toxic: Toxic) -> Toxic:
-        """Swap in an updated toxic at the same place in the chain."""
+        """Swap in an updated toxic at the same place in the chain.
+
+        Each connection keeps the toxic's state (limit_data's byte count), and a
+        self-removal time stays where it was unless the update sets a new one.
+        """
         old = self.get_toxic(name)
         self.toxics = {k: (toxic if k == name else v) for k, v in self.toxics.items()}
-        self._deactivate(old, removed=False)
-        self._activate(toxic)
+        timer = self._expiry.pop(name, None)
+        old.remove()
+        states = {c: c.detach(old, removed=False) for c in self.connections}
+        for connection, state in states.items():
+            connection.attach(toxic, state)
+        metrics.TOXICS_ACTIVE.labels(self.name, old.type, old.stream).dec()
+        metrics.TOXICS_ACTIVE.labels(self.name, toxic.type, toxic.stream).inc()
+        if timer is not None:
+            timer.cancel()
+        if timer is not None and toxic.duration_ms == old.duration_ms:
+            loop = asyncio.get_running_loop()
+            self._expiry[name] = loop.call_at(timer.when(), self._expire, toxic)
+        else:
+            self._schedule_expiry(toxic)
         return toxic
 
     def remove_toxic(self, name: str) -> None:
-        self._deactivate(self.toxics.pop(self.get_toxic(name).name), removed=True)
+        self._deactivate(self.toxics.pop(self.get_toxic(name).name))
 
     def remove_all_toxics(self) -> None:
         for name in list(self.toxics):
@@ -125,16 +152,19 @@ class Proxy:
         for connection in self.connections:
             connection.attach(toxic)
         metrics.TOXICS_ACTIVE.labels(self.name, toxic.type, toxic.stream).inc()
+        self._schedule_expiry(toxic)
+
+    def _schedule_expiry(self, toxic: Toxic) -> None:
         if toxic.duration_ms:
             loop = asyncio.get_running_loop()
             self._expiry[toxic.name] = loop.call_later(
                 toxic.duration_ms / 1000, self._expire, toxic
             )
 
-    def _deactivate(self, toxic: Toxic, *, removed: bool) -> None:
+    def _deactivate(self, toxic: Toxic) -> None:
         toxic.remove()
         for connection in self.connections:
-            connection.detach(toxic, removed=removed)
+            connection.detach(toxic, removed=True)
         metrics.TOXICS_ACTIVE.labels(self.name, toxic.type, toxic.stream).dec()
         timer = self._expiry.pop(toxic.name, None)
         if timer is not None:
@@ -146,6 +176,7 @@ class Proxy:
             self.remove_toxic(toxic.name)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        listener = self._server
         host, port = split_address(self.upstream)
         try:
             upstream = await asyncio.wait_for(
@@ -154,6 +185,11 @@ class Proxy:
         except (OSError, TimeoutError) as exc:
             log.warning("upstream unreachable", extra={"proxy": self.name, "error": str(exc)})
             writer.close()
+            return
+        if self._server is not listener or listener is None:
+            # Disabled (or moved) while this connection was still being made.
+            upstream[1].transport.abort()
+            writer.transport.abort()
             return
         labels = (self.name, self.listen, self.upstream)
         received = {s: metrics.RECEIVED.labels(*labels, s) for s in STREAMS}

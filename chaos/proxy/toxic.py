@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -57,7 +58,12 @@ class Toxic:
 
 
 def _non_negative_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value != int(value)
+    ):
         raise ToxicSpecError(f"bad request body: attribute {name} must be an integer")
     if value < 0:
         raise ToxicSpecError(f"bad request body: attribute {name} must not be negative")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -86,5 +86,3 @@ class KindRegistry:
 
 REGISTRY = KindRegistry()
 register: Callable[[type[ToxicKind]], type[ToxicKind]] = REGISTRY.register
-
-Waiter = Callable[[float], Awaitable[bool]]

@@ -18,7 +18,8 @@ class Latency(ToxicKind):
         delay_ms = self.attributes["latency"] + (random.randint(-jitter, jitter) if jitter else 0)
         # Measured from arrival, as Toxiproxy does: chunks queued behind a
         # delayed one are not delayed twice.
-        remaining = chunk.arrived + max(0, delay_ms) / 1000 - ctx.now()
-        if remaining > 0:
-            await ctx.sleep(remaining)
-        yield chunk
+        due = chunk.arrived + max(0, delay_ms) / 1000
+        if due > ctx.now():
+            await ctx.sleep(due - ctx.now())
+        # Passed on as arriving when it was due, so a second latency toxic adds to this one.
+        yield Chunk(chunk.data, due)

@@ -157,6 +157,22 @@ def test_json_shapes_defaults_and_status_codes(
         pytest.param("GET", "/proxies/ghost", None, 404, "proxy not found", id="unknown proxy"),
         pytest.param(
             "POST",
+            "/proxies",
+            {"name": "n", "upstream": 5},
+            400,
+            "bad request body: upstream must be a string",
+            id="upstream not a string",
+        ),
+        pytest.param(
+            "POST",
+            "/proxies/base/toxics",
+            '{"type": "latency", "attributes": {"latency": 1e999}}',
+            400,
+            "bad request body: attribute latency must be an integer",
+            id="infinite attribute",
+        ),
+        pytest.param(
+            "POST",
             "/proxies/ghost/toxics",
             {"type": "latency"},
             404,
@@ -284,6 +300,15 @@ def test_a_taken_listen_address_is_refused_without_harm(
     with socket.create_connection(("127.0.0.1", port_of(keeper.listen)), timeout=5) as conn:
         conn.sendall(b"still here")
         assert conn.recv(100) == b"still here"
+
+
+def test_a_proxy_lists_upstream_toxics_first(
+    api: ToxiproxyClient, upstream: Callable[..., str]
+) -> None:
+    api.create_proxy("ordered", listen="127.0.0.1:0", upstream=upstream(echo))
+    api.add_toxic("ordered", "latency", stream="downstream")
+    api.add_toxic("ordered", "latency", stream="upstream")
+    assert [t.stream for t in api.proxy("ordered").toxics] == ["upstream", "downstream"]
 
 
 def test_browsers_are_refused(proxy_server: str) -> None:

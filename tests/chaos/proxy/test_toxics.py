@@ -6,12 +6,14 @@ how fast the proxy is gets measured by `make bench-proxy`, not here.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
+import requests
 from redis import Redis
 
 from chaos.stack.manager import Stack
@@ -72,10 +74,16 @@ def test_latency_applies_to_an_open_connection_and_goes_with_the_toxic(
     api: ToxiproxyClient, redis_through: Redis
 ) -> None:
     assert redis_through.ping()  # the connection is open before the toxic exists
-    api.add_toxic("rd", "latency", attributes={"latency": 150}, stream="upstream")
-    assert timed(redis_through.ping) >= 0.15
+    api.add_toxic("rd", "latency", attributes={"latency": 1500}, stream="upstream")
+    assert timed(redis_through.ping) >= 1.5
     api.remove_toxic("rd", "latency_upstream")
-    assert redis_through.ping()
+    assert timed(redis_through.ping) < 1.0  # the same connection is no longer delayed
+
+
+def test_stacked_latency_toxics_add_up(api: ToxiproxyClient, redis_through: Redis) -> None:
+    api.add_toxic("rd", "latency", name="base", attributes={"latency": 150}, stream="upstream")
+    api.add_toxic("rd", "latency", name="spike", attributes={"latency": 150}, stream="upstream")
+    assert timed(redis_through.ping) >= 0.3
 
 
 def test_removing_a_toxic_releases_the_data_it_held(
@@ -85,19 +93,17 @@ def test_removing_a_toxic_releases_the_data_it_held(
     api.add_toxic("held", "latency", attributes={"latency": 60_000})
     with socket.create_connection(("127.0.0.1", port_of(proxy.listen)), timeout=10) as conn:
         conn.sendall(b"in flight")
-        eventually(lambda: _sent_upstream(api) >= 9, "the data to reach the echo server")
+        eventually(lambda: _sent(api, "held", "upstream") >= 9, "the data to reach the echo server")
         api.remove_toxic("held", "latency_downstream")  # the echo is held for a minute: not dropped
         assert conn.recv(100) == b"in flight"
 
 
-def _sent_upstream(api: ToxiproxyClient) -> float:
-    import requests
-
+def _sent(api: ToxiproxyClient, proxy: str, direction: str) -> float:
     for line in requests.get(f"{api.url}/metrics", timeout=5).text.splitlines():
         if (
             line.startswith("toxiproxy_proxy_sent_bytes_total{")
-            and 'proxy="held"' in line
-            and 'direction="upstream"' in line
+            and f'proxy="{proxy}"' in line
+            and f'direction="{direction}"' in line
         ):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
@@ -143,12 +149,20 @@ def _send_bytes(count: int) -> Callable[..., None]:
     return handler
 
 
-def _read_all(conn: socket.socket) -> tuple[bytes, int]:
-    received, reads = b"", 0
+def _read_all(conn: socket.socket) -> bytes:
+    received = b""
     while chunk := conn.recv(65536):
         received += chunk
-        reads += 1
-    return received, reads
+    return received
+
+
+def _read_exactly(conn: socket.socket, count: int) -> bytes:
+    received = b""
+    while len(received) < count:
+        chunk = conn.recv(65536)
+        assert chunk, f"connection closed after {len(received)} of {count} bytes"
+        received += chunk
+    return received
 
 
 def test_limit_data_closes_after_n_bytes(
@@ -157,7 +171,7 @@ def test_limit_data_closes_after_n_bytes(
     proxy = api.create_proxy("cap", listen="127.0.0.1:0", upstream=upstream(_send_bytes(10_000)))
     api.add_toxic("cap", "limit_data", attributes={"bytes": 1234})
     with socket.create_connection(("127.0.0.1", port_of(proxy.listen)), timeout=10) as conn:
-        received, _ = _read_all(conn)
+        received = _read_all(conn)
     assert len(received) == 1234
 
 
@@ -180,12 +194,10 @@ def test_slicer_splits_writes(api: ToxiproxyClient, upstream: Callable[..., str]
         "slices", "slicer", attributes={"average_size": 100, "size_variation": 0, "delay": 20_000}
     )
     with socket.create_connection(("127.0.0.1", port_of(proxy.listen)), timeout=10) as conn:
-        received, reads = b"", 0
-        while len(received) < 1000:
-            received += conn.recv(65536)
-            reads += 1
-    assert received == b"x" * 1000
-    assert reads >= 5  # one 1000-byte write arrived as 100-byte slices, 20 ms apart
+        started = time.perf_counter()
+        assert _read_exactly(conn, 1000) == b"x" * 1000
+        # One 1000-byte write came out as ten 100-byte slices with 20 ms between them.
+        assert time.perf_counter() - started >= 9 * 0.020
 
 
 @pytest.mark.parametrize(("toxicity", "low", "high"), [(0.0, 0, 0), (0.5, 5, 35), (1.0, 40, 40)])
@@ -217,14 +229,74 @@ def test_per_request_toxicity_rolls_for_each_request(
     assert 3 <= slow <= 27
 
 
-def test_a_toxic_with_a_duration_removes_itself(
+def test_a_toxic_with_a_duration_removes_itself(api: ToxiproxyClient, redis_through: Redis) -> None:
+    assert redis_through.ping()
+    toxic = api.add_toxic("rd", "latency", attributes={"latency": 1500}, duration_ms=300)
+    assert toxic.duration_ms == 300
+    assert api.proxy("rd").toxics
+    eventually(lambda: not api.proxy("rd").toxics, "the toxic to remove itself")
+    assert timed(redis_through.ping) < 1.0  # gone for the open connection too
+
+
+def test_slow_close_delays_the_close(api: ToxiproxyClient, upstream: Callable[..., str]) -> None:
+    def hello_and_close(sock, _address) -> None:  # type: ignore[no-untyped-def]
+        sock.sendall(b"bye")
+
+    proxy = api.create_proxy("lingering", listen="127.0.0.1:0", upstream=upstream(hello_and_close))
+    api.add_toxic("lingering", "slow_close", attributes={"delay": 300})
+    with socket.create_connection(("127.0.0.1", port_of(proxy.listen)), timeout=10) as conn:
+        started = time.perf_counter()
+        assert _read_all(conn) == b"bye"
+        assert time.perf_counter() - started >= 0.3
+
+
+def test_updating_a_toxic_keeps_its_state_on_open_connections(
     api: ToxiproxyClient, upstream: Callable[..., str]
 ) -> None:
-    api.create_proxy("brief", listen="127.0.0.1:0", upstream=upstream(echo))
-    toxic = api.add_toxic("brief", "latency", attributes={"latency": 10}, duration_ms=300)
-    assert toxic.duration_ms == 300
-    assert api.proxy("brief").toxics
-    eventually(lambda: not api.proxy("brief").toxics, "the toxic to remove itself")
+    proxy = api.create_proxy("metered", listen="127.0.0.1:0", upstream=upstream(echo))
+    api.add_toxic("metered", "limit_data", attributes={"bytes": 1000})
+    with socket.create_connection(("127.0.0.1", port_of(proxy.listen)), timeout=10) as conn:
+        conn.sendall(b"a" * 600)
+        assert _read_exactly(conn, 600) == b"a" * 600
+        api.update_toxic("metered", "limit_data_downstream", attributes={"bytes": 1200})
+        conn.sendall(b"b" * 600)
+        # 600 already counted: the new limit leaves exactly 600, then the connection ends.
+        assert _read_all(conn) == b"b" * 600
+
+
+def test_removing_a_timeout_toxic_closes_the_connection(
+    api: ToxiproxyClient, upstream: Callable[..., str]
+) -> None:
+    proxy = api.create_proxy("cut", listen="127.0.0.1:0", upstream=upstream(echo))
+    api.add_toxic("cut", "timeout", attributes={"timeout": 0})
+    with socket.create_connection(("127.0.0.1", port_of(proxy.listen)), timeout=10) as conn:
+        conn.sendall(b"lost")
+        api.remove_toxic("cut", "timeout_downstream")
+        assert _read_all(conn) == b""  # the dropped data broke the stream: it is closed
+
+
+def test_disabling_a_proxy_while_it_holds_data(
+    api: ToxiproxyClient, upstream: Callable[..., str]
+) -> None:
+    proxy = api.create_proxy("busy", listen="127.0.0.1:0", upstream=upstream(echo))
+    api.add_toxic("busy", "latency", attributes={"latency": 60_000})
+    with socket.create_connection(("127.0.0.1", port_of(proxy.listen)), timeout=10) as conn:
+        conn.sendall(b"held")
+        eventually(lambda: _sent(api, "busy", "upstream") >= 4, "the data to reach upstream")
+        api.set_enabled("busy", False)
+        with contextlib.suppress(ConnectionResetError):  # aborted: gone either way
+            assert conn.recv(100) == b""
+    # The server logs no error for the data it dropped (checked when the server stops).
+
+
+def test_half_close_reaches_the_other_side(
+    api: ToxiproxyClient, upstream: Callable[..., str]
+) -> None:
+    proxy = api.create_proxy("half", listen="127.0.0.1:0", upstream=upstream(echo))
+    with socket.create_connection(("127.0.0.1", port_of(proxy.listen)), timeout=10) as conn:
+        conn.sendall(b"last words")
+        conn.shutdown(socket.SHUT_WR)  # the echo server sees EOF, answers, and closes
+        assert _read_all(conn) == b"last words"
 
 
 def test_a_disabled_proxy_closes_connections_and_refuses_new_ones(
