@@ -12,8 +12,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chaos.errors import ConfigError
 
-Port = Field(ge=1, le=65535)
-
 
 class StackSettings(BaseSettings):
     """Where the stack lives and listens; the CLI takes its defaults from here."""

@@ -26,7 +26,6 @@ class ShopSettings(BaseSettings):
     db_application_name: str = "faultyard-shop"
 
     max_body_bytes: int = Field(64 * 1024, ge=1024)
-    page_size_max: int = Field(100, ge=1)
 
     # Work done between row locks at checkout (pricing, fraud check): it widens
     # the window in which two checkouts interleave, as a slow dependency does.

@@ -34,7 +34,18 @@ class GeventSimpleWorker(SimpleWorker):
     worker stops now, a busy one after its current job.
     """
 
+    _signals_installed = False
+
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
+        # RQ registers the worker before it installs its handlers; a SIGTERM in
+        # between would kill it uncleanly. Handlers first, then registration.
+        self._install_signal_handlers()
+        super().bootstrap(*args, **kwargs)
+
     def _install_signal_handlers(self) -> None:
+        if self._signals_installed:
+            return
+        self._signals_installed = True
         main = gevent.getcurrent()
 
         def on_signal(signum: int, handler: Any) -> None:
@@ -56,8 +67,12 @@ def main(argv: list[str] | None = None) -> None:
     redis = make_redis(settings, read_timeout_s=None)
     queue = Queue(settings.payment_queue, connection=redis)
     worker = GeventSimpleWorker([queue], connection=redis, name=name)
-    # The scheduler enqueues delayed retries; without it they are never due.
-    worker.work(with_scheduler=True, logging_level=settings.log_level)
+    try:
+        # The scheduler enqueues delayed retries; without it they are never due.
+        worker.work(with_scheduler=True, logging_level=settings.log_level)
+    except StopRequested:
+        # Stopped while starting, before RQ's loop could catch it: leave as it would.
+        worker.register_death()
 
 
 if __name__ == "__main__":
