@@ -59,7 +59,7 @@ class GeventSimpleWorker(SimpleWorker):
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Process jobs until SIGTERM (finishing the current one) with the scheduler on."""
+    """Process jobs until SIGTERM, finishing the current one first."""
     args = sys.argv[1:] if argv is None else argv
     name = args[0] if args else None
     settings = load_settings()
@@ -68,8 +68,8 @@ def main(argv: list[str] | None = None) -> None:
     queue = Queue(settings.payment_queue, connection=redis)
     worker = GeventSimpleWorker([queue], connection=redis, name=name)
     try:
-        # The scheduler enqueues delayed retries; without it they are never due.
-        worker.work(with_scheduler=True, logging_level=settings.log_level)
+        # Delayed retries are enqueued by the scheduler service (target_app/scheduler.py).
+        worker.work(logging_level=settings.log_level)
     except StopRequested:
         # Stopped while starting, before RQ's loop could catch it: leave as it would.
         worker.register_death()

@@ -10,7 +10,8 @@ import gevent
 import pytest
 import requests
 from redis import Redis
-from rq import Queue
+from rq import Queue, Retry
+from rq.job import JobStatus
 from sqlalchemy import Engine, text
 
 from chaos.stack.manager import Stack
@@ -185,6 +186,19 @@ def test_switch_reaches_every_gunicorn_and_rq_worker(
         assert all(answered.values())
     finally:
         assert faultyard(cli_env, "switch", "reset").returncode == 0
+
+
+def test_failed_jobs_are_retried_after_their_delay(stack: Stack) -> None:
+    """Delayed retries need the scheduler: without it the job would wait in the scheduled registry."""
+    queue = Queue("payments", connection=Redis.from_url(stack.settings.redis_url))
+    job = queue.enqueue("builtins.int", "not a number", retry=Retry(max=2, interval=1))
+
+    def exhausted() -> bool:
+        job.refresh()
+        return job.get_status() == JobStatus.FAILED and job.retries_left == 0
+
+    eventually(exhausted, "the job to fail three times (two delayed retries)")
+    assert job in queue.failed_job_registry
 
 
 def test_relay_keeps_its_heartbeat(redis_client: Redis) -> None:

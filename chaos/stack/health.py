@@ -9,12 +9,15 @@ import requests
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Worker
+from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
 
 from chaos.settings import StackSettings
 from chaos.stack import postgres
 from chaos.stack.service import NotReady
 from chaos.toxiproxy import ToxiproxyClient, ToxiproxyError
+from target_app.config import load_settings
 from target_app.outbox import HEARTBEAT_KEY
+from target_app.scheduler import NAME as SCHEDULER_NAME
 
 CHECK_TIMEOUT_S = 2.0
 
@@ -84,3 +87,17 @@ def toxiproxy_ready(settings: StackSettings, pid: int) -> None:
         ToxiproxyClient(settings.toxiproxy_api_url, timeout_s=CHECK_TIMEOUT_S).version()
     except ToxiproxyError as exc:
         raise NotReady(str(exc)) from None
+
+
+def scheduler_ready(settings: StackSettings, pid: int) -> None:
+    """Check the RQ scheduler registered with this PID and holds the payments queue's lock."""
+    try:
+        with _redis(settings) as client:
+            registered = client.hget(SCHEDULER_KEY_TEMPLATE % SCHEDULER_NAME, "pid")
+            holder = client.get(RQScheduler.get_locking_key(load_settings().payment_queue))
+    except RedisError as exc:
+        raise NotReady(str(exc)) from None
+    if registered is None or int(registered) != pid:
+        raise NotReady(f"no RQ scheduler with pid {pid} registered")
+    if holder is None or holder.decode() != SCHEDULER_NAME:
+        raise NotReady("the scheduler does not hold the payments queue's lock yet")

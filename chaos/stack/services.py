@@ -151,6 +151,13 @@ def services(settings: StackSettings) -> list[Service]:
         ),
         *(_worker(n) for n in range(1, settings.rq_workers + 1)),
         Service(
+            name="scheduler",
+            stage=1,
+            argv=lambda s: [sys.executable, "-m", "target_app.scheduler"],
+            ready=health.scheduler_ready,
+            address=lambda s: f"delayed retries of queue payments on {s.redis_url}",
+        ),
+        Service(
             name="relay",
             stage=1,
             argv=lambda s: [sys.executable, "-m", "target_app.relay"],

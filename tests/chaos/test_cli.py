@@ -140,7 +140,7 @@ def test_up_then_down_in_a_fresh_state_folder(stack: Stack, other_env: dict[str,
     assert "stack ready in" in up.stdout
     state = Path(other_env["FAULTYARD_STATE_DIR"])
     records = [process.read_pid_file(p) for p in sorted(state.glob("run/*.pid"))]
-    assert len(records) == 6  # postgres, redis, proxy, app, worker-1, relay
+    assert len(records) == 7  # postgres, redis, proxy, app, worker-1, scheduler, relay
     assert all(r is not None and process.is_alive(r) for r in records)
 
     down = faultyard(other_env, "down")
