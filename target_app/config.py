@@ -8,6 +8,9 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: Where the outbox relay writes its heartbeat (the stack's readiness check reads it).
+RELAY_HEARTBEAT_KEY = "faultyard:relay:heartbeat"
+
 
 class ShopSettings(BaseSettings):
     """The shop's settings; units are in the names."""

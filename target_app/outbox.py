@@ -19,15 +19,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from target_app import metrics
-from target_app.config import ShopSettings
+from target_app.config import RELAY_HEARTBEAT_KEY, ShopSettings
 from target_app.db import make_engine
 from target_app.models import OutboxEvent
 from target_app.redis_client import make_redis
 from target_app.services.payments import enqueue_capture
 
 log = logging.getLogger("target_app.relay")
-
-HEARTBEAT_KEY = "faultyard:relay:heartbeat"
 
 
 def relay_once(session: Session, redis: Redis, settings: ShopSettings) -> int:
@@ -89,7 +87,7 @@ def run(settings: ShopSettings, stop: threading.Event) -> None:
         try:
             with Session(engine) as session:
                 published = relay_once(session, redis, settings)
-            redis.set(HEARTBEAT_KEY, time.time(), ex=60)
+            redis.set(RELAY_HEARTBEAT_KEY, time.time(), ex=60)
             backoff_s = settings.relay_poll_interval_s
         except Exception as exc:
             # Whatever failed, the events stay unpublished and the next pass retries them.

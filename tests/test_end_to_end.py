@@ -15,7 +15,7 @@ from rq.job import JobStatus
 from sqlalchemy import Engine, text
 
 from chaos.stack.manager import Stack
-from target_app.outbox import HEARTBEAT_KEY
+from target_app.config import RELAY_HEARTBEAT_KEY
 from tests.conftest import eventually, faultyard
 
 pytestmark = pytest.mark.slow
@@ -202,4 +202,4 @@ def test_failed_jobs_are_retried_after_their_delay(stack: Stack) -> None:
 
 
 def test_relay_keeps_its_heartbeat(redis_client: Redis) -> None:
-    assert float(redis_client.get(HEARTBEAT_KEY) or 0) > time.time() - 10
+    assert float(redis_client.get(RELAY_HEARTBEAT_KEY) or 0) > time.time() - 10

@@ -15,8 +15,7 @@ from chaos.settings import StackSettings
 from chaos.stack import postgres
 from chaos.stack.service import NotReady
 from chaos.toxiproxy import ToxiproxyClient, ToxiproxyError
-from target_app.config import load_settings
-from target_app.outbox import HEARTBEAT_KEY
+from target_app.config import RELAY_HEARTBEAT_KEY, load_settings
 from target_app.scheduler import NAME as SCHEDULER_NAME
 
 CHECK_TIMEOUT_S = 2.0
@@ -74,7 +73,7 @@ def relay_ready(settings: StackSettings, pid: int) -> None:
     """Check the relay wrote its heartbeat in the last few seconds."""
     try:
         with _redis(settings) as client:
-            beat = client.get(HEARTBEAT_KEY)
+            beat = client.get(RELAY_HEARTBEAT_KEY)
     except RedisError as exc:
         raise NotReady(str(exc)) from None
     if beat is None or time.time() - float(beat) > 5:

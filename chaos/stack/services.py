@@ -11,9 +11,6 @@ from chaos.settings import StackSettings
 from chaos.stack import health, postgres
 from chaos.stack.service import Service
 from chaos.toxiproxy import ToxiproxyClient
-from target_app import schema, seed
-from target_app.config import load_settings
-from target_app.db import make_engine
 
 
 def _program(name: str, package: str) -> str:
@@ -30,6 +27,11 @@ def _init_postgres(settings: StackSettings) -> None:
 
 
 def _migrate_and_seed(settings: StackSettings) -> None:
+    # Imported here: Alembic and the models cost every other command a second.
+    from target_app import schema, seed
+    from target_app.config import load_settings
+    from target_app.db import make_engine
+
     postgres.ensure_database(settings)
     schema.upgrade(settings.database_url)
     engine = make_engine(load_settings({"database_url": settings.database_url}))
