@@ -76,7 +76,7 @@ def toxic() -> None:
 
 @toxic.command("add")
 @click.argument("proxy_name", metavar="PROXY")
-@click.argument("type_name", metavar="TYPE", type=click.Choice(sorted(REGISTRY.kinds)))
+@click.argument("type_name", metavar="TYPE", type=click.Choice(sorted(REGISTRY)))
 @click.option(
     "--stream",
     type=click.Choice(["downstream", "upstream"]),
@@ -123,7 +123,7 @@ def toxic_add(
 ) -> None:
     """Add a toxic to PROXY, e.g. `toxic add postgres latency --latency 300 --jitter 50`."""
     given = {key.rstrip("_"): v for key, v in values.items() if v is not None}
-    allowed = REGISTRY.kinds[type_name].defaults
+    allowed = REGISTRY[type_name].defaults
     wrong = sorted(set(given) - set(allowed))
     if wrong:
         raise click.UsageError(

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from chaos.cli.common import current_stack
-from chaos.stack.manager import ServiceState
+from chaos.stack.manager import ServiceState, tail
 from chaos.toxiproxy import ToxiproxyClient, ToxiproxyError
 
 
@@ -79,8 +79,6 @@ def status() -> None:
 
 def _matching_lines(path: Path, grep: str | None, lines: int) -> list[str]:
     if grep is None:
-        from chaos.stack.manager import tail
-
         return tail(path, lines=lines).splitlines()
     with open(path, errors="replace") as f:
         return [line.rstrip("\n") for line in f if grep in line][-lines:]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 
@@ -70,19 +70,11 @@ class ToxicKind(ABC):
         """Act when the toxic is removed from a connection it applied to."""
 
 
-@dataclass
-class KindRegistry:
-    """Toxic kinds by type name."""
-
-    kinds: dict[str, type[ToxicKind]] = field(default_factory=dict)
-
-    def register(self, kind: type[ToxicKind]) -> type[ToxicKind]:
-        self.kinds[kind.type_name] = kind
-        return kind
-
-    def get(self, type_name: str) -> type[ToxicKind] | None:
-        return self.kinds.get(type_name)
+#: Toxic kinds by type name, filled by @register as each toxic module is imported.
+REGISTRY: dict[str, type[ToxicKind]] = {}
 
 
-REGISTRY = KindRegistry()
-register: Callable[[type[ToxicKind]], type[ToxicKind]] = REGISTRY.register
+def register(kind: type[ToxicKind]) -> type[ToxicKind]:
+    """Make a toxic kind available by its type name."""
+    REGISTRY[kind.type_name] = kind
+    return kind
