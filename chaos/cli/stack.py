@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Iterator
@@ -24,10 +25,8 @@ def print_states(states: list[ServiceState]) -> None:
 
 
 def print_proxies(client: ToxiproxyClient) -> None:
-    try:
-        proxies = client.proxies()
-    except ToxiproxyError:
-        return
+    """Print every proxy and its toxics (ToxiproxyError if the API does not answer)."""
+    proxies = client.proxies()
     click.echo("\nPROXY      LISTEN -> UPSTREAM                       TOXICS")
     for p in proxies.values():
         toxics = ", ".join(
@@ -72,7 +71,8 @@ def status() -> None:
     stack = current_stack(verbose=False)
     states = stack.status()
     print_states(states)
-    print_proxies(ToxiproxyClient(stack.settings.toxiproxy_api_url, timeout_s=2))
+    with contextlib.suppress(ToxiproxyError):  # the proxy's own row already says it is down
+        print_proxies(ToxiproxyClient(stack.settings.toxiproxy_api_url, timeout_s=2))
     if not all(s.healthy for s in states):
         sys.exit(1)
 

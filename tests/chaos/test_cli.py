@@ -94,10 +94,11 @@ def test_switch_on_off_and_unknown(cli_env: dict[str, str]) -> None:
     assert faultyard(cli_env, "switch", "lock_in_cart_order", "maybe").returncode == 2
 
 
-def test_switch_without_a_stack_says_how_to_start_one(other_env: dict[str, str]) -> None:
-    result = faultyard(other_env, "switch", "list")
-    assert result.returncode == 2
-    assert "faultyard up" in result.stderr
+def test_commands_without_a_stack_say_how_to_start_one(other_env: dict[str, str]) -> None:
+    for command in (["switch", "list"], ["toxic", "list"], ["reset"]):
+        result = faultyard(other_env, *command)
+        assert result.returncode == 2, command
+        assert "faultyard up" in result.stderr, command
 
 
 def test_a_taken_port_is_named_with_its_setting(other_env: dict[str, str]) -> None:
