@@ -82,6 +82,16 @@ JOB_DURATION = Histogram(
 OUTBOX_RELAYED = Counter(
     "shop_outbox_events_relayed_total", "Outbox events published to the Redis stream."
 )
+OUTBOX_BACKLOG = Gauge(
+    "shop_outbox_backlog_events",
+    "Outbox events not yet published to Redis.",
+    multiprocess_mode="livemostrecent",
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "shop_outbox_oldest_unpublished_age_seconds",
+    "Age of the oldest unpublished outbox event (0 when none).",
+    multiprocess_mode="livemostrecent",
+)
 OUTBOX_RELAY_ERRORS = Counter(
     "shop_outbox_relay_errors_total", "Relay passes that failed, by reason.", ["reason"]
 )

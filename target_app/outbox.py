@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -69,6 +69,19 @@ def relay_once(session: Session, redis: Redis, settings: ShopSettings) -> int:
     return len(events)
 
 
+def measure_backlog(session: Session) -> tuple[int, float]:
+    """Count unpublished events and the oldest one's age in seconds; publish both as gauges."""
+    count, age = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.extract("epoch", func.now() - func.min(OutboxEvent.created_at)), 0),
+        ).where(OutboxEvent.published_at.is_(None))
+    ).one()
+    metrics.OUTBOX_BACKLOG.set(count)
+    metrics.OUTBOX_OLDEST_AGE.set(float(age))
+    return int(count), float(age)
+
+
 def _failure_reason(exc: Exception) -> str:
     if isinstance(exc, RedisError):
         return "redis"
@@ -100,6 +113,12 @@ def run(settings: ShopSettings, stop: threading.Event) -> None:
             )
             backoff_s = min(backoff_s * 2, 5.0)
             published = 0
+        try:
+            # Measured even when Redis is down: a growing backlog is the symptom.
+            with Session(engine) as session:
+                measure_backlog(session)
+        except SQLAlchemyError:
+            pass  # PostgreSQL is down: the failed pass above already counted it
         if published < settings.relay_batch_size:
             stop.wait(backoff_s)
     engine.dispose()

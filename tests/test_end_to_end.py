@@ -109,6 +109,7 @@ def test_metrics_merge_every_process(
         in text_
     )
     assert "shop_db_pool_size" in text_
+    assert "shop_outbox_backlog_events" in text_  # written by the relay process
 
 
 def test_db_bound_requests_overlap_in_one_gevent_worker(

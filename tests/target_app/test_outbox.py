@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 
 import pytest
+from prometheus_client import REGISTRY
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
-from sqlalchemy import create_engine, func, insert, select
+from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from chaos.stack.manager import Stack
 from target_app.config import load_settings
 from target_app.models import OutboxEvent
-from target_app.outbox import relay_once
+from target_app.outbox import measure_backlog, relay_once
 from tests.conftest import free_port
 
 
@@ -60,3 +61,25 @@ def test_relay_publishes_in_order_and_survives_a_redis_outage(
     assert sorted(job.args[0] for job in queue.get_jobs()) == [0, 1, 2, 3, 4]
     queue.empty()
     engine.dispose()
+
+
+def test_backlog_counts_unpublished_events_and_the_oldest_age(scratch_database: str) -> None:
+    engine = create_engine(scratch_database)
+    try:
+        with Session(engine) as session:
+            assert measure_backlog(session) == (0, 0.0)
+        ninety_seconds_ago = func.now() - text("interval '90 seconds'")
+        with engine.begin() as conn:
+            conn.execute(
+                insert(OutboxEvent).values(topic="a", payload={}, created_at=ninety_seconds_ago)
+            )
+            conn.execute(insert(OutboxEvent).values(topic="b", payload={}))
+            conn.execute(insert(OutboxEvent).values(topic="c", payload={}, published_at=func.now()))
+        with Session(engine) as session:
+            count, age = measure_backlog(session)
+    finally:
+        engine.dispose()
+    assert count == 2
+    assert age >= 90
+    assert REGISTRY.get_sample_value("shop_outbox_backlog_events") == 2  # what /metrics reports
+    assert REGISTRY.get_sample_value("shop_outbox_oldest_unpublished_age_seconds") >= 90
