@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -117,6 +118,7 @@ def main() -> None:
         client.reset()
     finally:
         stack.down()
+        shutil.rmtree(state, ignore_errors=True)
 
     median = {p: statistics.median(r.tps for r in runs if r.path == p) for p in ("direct", "proxy")}
     summary = {
