@@ -13,7 +13,7 @@ from werkzeug.routing import IntegerConverter, Map
 from target_app import db, instrumentation
 from target_app.api import api
 from target_app.blueprints import admin, carts, catalog, health, orders, stream
-from target_app.config import ShopSettings, load_settings
+from target_app.config import load_settings
 from target_app.errors import error_body, register_error_handlers
 from target_app.failures import RecentFailures
 from target_app.redis_client import make_redis
@@ -67,11 +67,6 @@ class DatabaseIntConverter(IntegerConverter):
     def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", INT32_MAX)
         super().__init__(url_map, *args, **kwargs)
-
-
-def settings_of(app: Flask) -> ShopSettings:
-    """Return the settings an app was built with."""
-    return app.extensions["settings"]  # type: ignore[no-any-return]
 
 
 def _reject_unparseable_body() -> None:

@@ -8,6 +8,7 @@ from chaos.admin_client import AdminClient
 from chaos.settings import load_stack_settings
 from chaos.stack.manager import Stack
 from chaos.toxiproxy import ToxiproxyClient
+from target_app.config import ShopSettings
 from target_app.config import load_settings as load_shop_settings
 
 
@@ -17,10 +18,13 @@ def current_stack(*, verbose: bool = True) -> Stack:
     return Stack(load_stack_settings(), progress=progress)
 
 
+def shop_settings() -> ShopSettings:
+    """Return the shop's settings for the stack's state folder (switch file, admin token)."""
+    return load_shop_settings({"state_dir": load_stack_settings().state_path})
+
+
 def admin_client() -> AdminClient:
-    settings = load_stack_settings()
-    shop = load_shop_settings({"state_dir": settings.state_path})
-    return AdminClient(settings.app_url, shop.resolved_admin_token())
+    return AdminClient(load_stack_settings().app_url, shop_settings().resolved_admin_token())
 
 
 def toxiproxy_client() -> ToxiproxyClient:

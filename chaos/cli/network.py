@@ -7,12 +7,10 @@ from pathlib import Path
 
 import click
 
-from chaos.cli.common import admin_client, toxiproxy_client
+from chaos.cli.common import admin_client, shop_settings, toxiproxy_client
 from chaos.cli.stack import print_proxies
 from chaos.errors import AdminApiError, FaultyardError
 from chaos.proxy.toxics import REGISTRY
-from chaos.settings import load_stack_settings
-from target_app.config import load_settings as load_shop_settings
 from target_app.switches import SwitchBoard
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
@@ -197,7 +195,6 @@ def reset() -> None:
         click.echo("switches: every bug off")
     except AdminApiError:
         # The shop is down: the switch file is the truth, so reset it directly.
-        settings = load_stack_settings()
-        shop = load_shop_settings({"state_dir": settings.state_path})
-        SwitchBoard(shop.switches_file).reset()
-        click.echo(f"switches: every bug off (shop not reachable; reset {shop.switches_file})")
+        switches_file = shop_settings().switches_file
+        SwitchBoard(switches_file).reset()
+        click.echo(f"switches: every bug off (shop not reachable; reset {switches_file})")
