@@ -7,16 +7,24 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# rq-exporter needs redis<6 (the shop uses redis 8): it gets a venv of its own.
+RQ_EXPORTER_VENV := .venv-rq-exporter
+RQ_EXPORTER_STAMP := $(RQ_EXPORTER_VENV)/.installed-stamp
 # Debian packages the native stack runs: the PostgreSQL server, redis-server.
 DEBIAN_PACKAGES := postgresql redis-server
+# Monitoring: Prometheus (and promtool) and the standard exporters.
+DEBIAN_PACKAGES += prometheus prometheus-postgres-exporter prometheus-redis-exporter
+# Compose: Debian's docker-compose validates compose/ without an engine (tests/compose).
+DEBIAN_PACKAGES += docker-compose
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-packages up down status logs test test-fast lint format lock bench bench-proxy scenario clean
+.PHONY: help setup system-packages up down status logs test test-fast lint format lock bench bench-proxy bench-overhead scenario clean
+.PHONY: compose-config compose-up compose-down
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-setup: system-packages $(STAMP) ## Install what is missing: Debian packages (when root), the venv, the project
+setup: system-packages $(STAMP) $(RQ_EXPORTER_STAMP) ## Install what is missing: Debian packages (when root), the venvs, the project
 
 system-packages:
 	@missing=""; \
@@ -40,7 +48,12 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
-up: setup ## Start the native stack (PostgreSQL, Redis, shop, RQ workers, relay) on 127.0.0.1
+$(RQ_EXPORTER_STAMP): requirements-rq-exporter.txt
+	@test -x $(RQ_EXPORTER_VENV)/bin/python || $(PYTHON) -m venv $(RQ_EXPORTER_VENV)
+	$(RQ_EXPORTER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-rq-exporter.txt
+	@touch $(RQ_EXPORTER_STAMP)
+
+up: setup ## Start the native stack (PostgreSQL, Redis, proxy, shop, RQ workers, relay, Prometheus, exporters) on 127.0.0.1
 	$(BIN)/faultyard up
 
 down: ## Stop the native stack
@@ -58,10 +71,13 @@ test: setup ## Run the whole test suite (starts a private stack on free ports)
 test-fast: setup ## Run the tests not marked slow
 	$(BIN)/python -m pytest -m "not slow"
 
-bench: bench-proxy ## Run every benchmark (results in results/)
+bench: bench-proxy bench-overhead ## Run every benchmark (results in results/)
 
 bench-proxy: setup ## pgbench direct vs through the embedded proxy, and a 100 ms latency toxic
 	$(BIN)/python -m chaos.bench.proxy
+
+bench-overhead: setup ## Shop throughput (catalog, checkout) with all instrumentation on vs off
+	$(BIN)/python -m chaos.bench.overhead
 
 lint: setup ## ruff check and format check
 	$(BIN)/ruff check .
@@ -74,8 +90,43 @@ format: setup ## Format the code with ruff
 lock: setup ## Re-pin constraints.txt from the venv
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
 
-scenario: ## (not built yet) Run a scenario end to end: make scenario NAME
-	@echo "The scenario runner is not built yet; see README.md, 'Status'." >&2; exit 2
+.PHONY: load
+load: setup ## Locust's web UI on 127.0.0.1:8089 driving shoppers at the running stack (make up first; ARGS="--headless --run-time 30s")
+	$(BIN)/python -m chaos load $(ARGS)
+
+# `make scenario NAME`: the word after `scenario` is the scenario's name, not a target;
+# a do-nothing rule for it keeps make from failing on it. FIXED=1 adds --fixed, ARGS more options.
+ifeq (scenario,$(firstword $(MAKECMDGOALS)))
+SCENARIO_NAME := $(word 2,$(MAKECMDGOALS))
+ifneq (,$(SCENARIO_NAME))
+$(eval $(SCENARIO_NAME): ; @:)
+endif
+endif
+FIXED_FLAG = $(if $(filter 1 yes true,$(FIXED)),--fixed)
+
+scenario: setup ## Run a scenario end to end: make scenario NAME [FIXED=1] [ARGS="--users 10"]; alone, list them
+	@if [ -z "$(SCENARIO_NAME)" ]; then \
+	  $(BIN)/faultyard list; echo "usage: make scenario NAME [FIXED=1]" >&2; exit 2; \
+	fi
+	$(BIN)/faultyard scenario $(SCENARIO_NAME) $(FIXED_FLAG) $(ARGS)
+
+.PHONY: regress
+regress: setup ## Run every scenario with its fix on (--fixed); fails if any deviates
+	@failed=""; \
+	for name in $$($(BIN)/python -c 'from chaos.scenarios.catalogue import load_catalogue; print(*load_catalogue())'); do \
+	  $(BIN)/faultyard scenario "$$name" --fixed $(ARGS) || failed="$$failed $$name"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "regress: deviated or failed:$$failed" >&2; exit 1; fi; \
+	echo "regress: every scenario held its SLO with the fix on"
+
+compose-config: setup ## Regenerate compose/ from the native stack's settings (ports, proxies, scrape jobs)
+	$(BIN)/python -m chaos.compose generate
+
+compose-up: setup ## The full stack in Docker: real Toxiproxy, Grafana, Prometheus, Jaeger, Locust UI (needs an engine)
+	$(BIN)/python -m chaos.compose up
+
+compose-down: setup ## Stop the compose stack (VOLUMES=1 also removes its data)
+	$(BIN)/python -m chaos.compose down $(if $(filter 1 yes true,$(VOLUMES)),--volumes)
 
 clean: down ## Stop the stack and remove the venv and the state folder
-	rm -rf $(VENV) .faultyard
+	rm -rf $(VENV) $(RQ_EXPORTER_VENV) .faultyard

@@ -1,4 +1,4 @@
-"""A small client of the shop's admin API (bug switches), with a timeout on every call."""
+"""A small client of the shop's admin API (bug switches, runtime settings), with timeouts."""
 
 from __future__ import annotations
 
@@ -29,6 +29,22 @@ class AdminClient:
     def reset_switches(self) -> list[dict[str, Any]]:
         """Turn every bug off."""
         return self._call("POST", "/admin/switches/reset")["switches"]  # type: ignore[no-any-return]
+
+    def settings(self) -> list[dict[str, Any]]:
+        """Return every runtime setting: name, value, default, overridden, type, range, read_by."""
+        return self._call("GET", "/admin/settings")["settings"]  # type: ignore[no-any-return]
+
+    def set_setting(self, name: str, value: bool | int | float | str) -> list[dict[str, Any]]:
+        """Change a setting for every process of the stack (the shop validates type and range)."""
+        return self._call("PUT", f"/admin/settings/{name}", json={"value": value})["settings"]  # type: ignore[no-any-return]
+
+    def reset_setting(self, name: str) -> list[dict[str, Any]]:
+        """Put one setting back to its default."""
+        return self._call("DELETE", f"/admin/settings/{name}")["settings"]  # type: ignore[no-any-return]
+
+    def reset_settings(self) -> list[dict[str, Any]]:
+        """Put every runtime setting back to its default."""
+        return self._call("POST", "/admin/settings/reset")["settings"]  # type: ignore[no-any-return]
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         if not self.token:

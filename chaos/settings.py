@@ -6,11 +6,15 @@ import ipaddress
 import os
 import sys
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chaos.errors import ConfigError
+
+#: The state folder of `FAULTYARD_TARGET=compose` (the compose stack's admin token lives there).
+COMPOSE_STATE_DIR = Path(".faultyard-compose")
 
 
 class StackSettings(BaseSettings):
@@ -18,6 +22,8 @@ class StackSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="FAULTYARD_", extra="ignore")
 
+    # Which stack the commands act on: the native one, or compose/ (started by `make compose-up`).
+    target: Literal["native", "compose"] = "native"
     state_dir: Path = Path(".faultyard")
     host: str = "127.0.0.1"
     # Defaults stay clear of a system PostgreSQL (5432) and Redis (6379).
@@ -29,6 +35,16 @@ class StackSettings(BaseSettings):
     proxy_pg_port: int = Field(25432, ge=1, le=65535)
     proxy_redis_port: int = Field(26379, ge=1, le=65535)
     proxy_shop_port: int = Field(28000, ge=1, le=65535)
+    # Monitoring: Prometheus, the standard exporters, rq-dashboard.
+    prometheus_port: int = Field(19090, ge=1, le=65535)
+    postgres_exporter_port: int = Field(19187, ge=1, le=65535)
+    redis_exporter_port: int = Field(19121, ge=1, le=65535)
+    rq_exporter_port: int = Field(19726, ge=1, le=65535)
+    rq_dashboard_port: int = Field(19181, ge=1, le=65535)
+    # The Faultyard exporter: process CPU/RSS, active faults, business invariants.
+    exporter_port: int = Field(19100, ge=1, le=65535)
+    # rq-exporter runs from its own venv (it needs redis<6); default: the repo's .venv-rq-exporter.
+    rq_exporter_bin: Path | None = None
     # A Toxiproxy server to use instead of starting one (a real one, or the compose stack's).
     toxiproxy_url: str | None = Field(
         None, validation_alias=AliasChoices("TOXIPROXY_URL", "FAULTYARD_TOXIPROXY_URL")
@@ -49,6 +65,13 @@ class StackSettings(BaseSettings):
         if not ipaddress.ip_address(value).is_loopback:
             raise ValueError("the stack listens on loopback only (127.0.0.1 or ::1)")
         return value
+
+    @model_validator(mode="after")
+    def _compose_state_of_its_own(self) -> StackSettings:
+        # The compose stack's admin token and run records must not mix with the native stack's.
+        if self.target == "compose" and "state_dir" not in self.model_fields_set:
+            self.state_dir = COMPOSE_STATE_DIR
+        return self
 
     @property
     def state_path(self) -> Path:
@@ -98,6 +121,36 @@ class StackSettings(BaseSettings):
         """Return the Toxiproxy API: TOXIPROXY_URL, or the one the stack starts."""
         return self.toxiproxy_url or f"http://{self._url_host}:{self.toxiproxy_port}"
 
+    @property
+    def prometheus_url(self) -> str:
+        """Return the stack's Prometheus (web UI and HTTP API)."""
+        return f"http://{self._url_host}:{self.prometheus_port}"
+
+    @property
+    def postgres_exporter_url(self) -> str:
+        """Return prometheus-postgres-exporter's metrics endpoint."""
+        return f"http://{self._url_host}:{self.postgres_exporter_port}/metrics"
+
+    @property
+    def redis_exporter_url(self) -> str:
+        """Return prometheus-redis-exporter's metrics endpoint."""
+        return f"http://{self._url_host}:{self.redis_exporter_port}/metrics"
+
+    @property
+    def exporter_url(self) -> str:
+        """Return the Faultyard exporter's metrics endpoint."""
+        return f"http://{self._url_host}:{self.exporter_port}/metrics"
+
+    @property
+    def rq_exporter_url(self) -> str:
+        """Return rq-exporter's metrics endpoint."""
+        return f"http://{self._url_host}:{self.rq_exporter_port}/metrics"
+
+    @property
+    def rq_dashboard_url(self) -> str:
+        """Return rq-dashboard's web UI."""
+        return f"http://{self._url_host}:{self.rq_dashboard_port}"
+
     def proxy_definitions(self) -> list[dict[str, object]]:
         """Return the proxies of the data path, in Toxiproxy's populate format."""
 
@@ -124,17 +177,23 @@ class StackSettings(BaseSettings):
     def _url_host(self) -> str:
         return f"[{self.host}]" if ":" in self.host else self.host
 
-    def child_env(self) -> dict[str, str]:
-        """Return the environment every shop process starts with."""
+    def child_env(self, *, shop: bool = True) -> dict[str, str]:
+        """Return the environment a process of the stack starts with.
+
+        Processes that run the shop's code (`shop`) also get the proxied URLs and
+        the metrics folder their samples are merged from; the others (PostgreSQL,
+        the proxy, exporters) must not write samples the shop would re-export.
+        """
         env = dict(os.environ)
-        env.update(
-            # The shop and its workers reach PostgreSQL and Redis only through the proxies.
-            FAULTYARD_DATABASE_URL=self.proxied_database_url,
-            FAULTYARD_REDIS_URL=self.proxied_redis_url,
-            FAULTYARD_STATE_DIR=str(self.state_path),
-            PROMETHEUS_MULTIPROC_DIR=str(self.state_path / "metrics"),
-            PYTHONUNBUFFERED="1",
-        )
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        env.update(FAULTYARD_STATE_DIR=str(self.state_path), PYTHONUNBUFFERED="1")
+        if shop:
+            env.update(
+                # The shop and its workers reach PostgreSQL and Redis only through the proxies.
+                FAULTYARD_DATABASE_URL=self.proxied_database_url,
+                FAULTYARD_REDIS_URL=self.proxied_redis_url,
+                PROMETHEUS_MULTIPROC_DIR=str(self.state_path / "metrics"),
+            )
         # Children run this interpreter's packages even when it is not on PATH.
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         return env

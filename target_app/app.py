@@ -10,14 +10,16 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 from werkzeug.routing import IntegerConverter, Map
 
-from target_app import db, instrumentation
+from target_app import db, instrumentation, tracing
 from target_app.api import api
 from target_app.blueprints import admin, carts, catalog, health, orders, stream
 from target_app.config import load_settings
 from target_app.errors import error_body, register_error_handlers
 from target_app.failures import RecentFailures
 from target_app.redis_client import make_redis
+from target_app.runtime_settings import RuntimeSettings
 from target_app.schemas import INT32_MAX
+from target_app.services.catalog_cache import CatalogCache
 from target_app.switches import SwitchBoard
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,8 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the shop from the environment's settings, with `config` overriding them."""
     settings = load_settings(config)
+    # Before the engine is made: its statements are traced from the first one.
+    tracing.setup(settings, service="shop")
     app = Flask(__name__)
     # Ids are PostgreSQL integers: larger ones are unknown ids (404), not database errors.
     app.url_map.converters["int"] = DatabaseIntConverter
@@ -37,11 +41,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["switches"] = SwitchBoard(
         settings.switches_file, refresh_s=settings.switch_refresh_s
     )
+    app.extensions["runtime_settings"] = RuntimeSettings(
+        settings.runtime_settings_file, refresh_s=settings.switch_refresh_s
+    )
+    app.extensions["catalog_cache"] = CatalogCache(max_products=settings.catalog_cache_max_products)
     app.extensions["redis"] = make_redis(settings)
     app.extensions["failures"] = RecentFailures()
 
     db.init_app(app, settings)
-    instrumentation.init_app(app)
+    if settings.instrumentation:
+        instrumentation.init_app(app)
+    tracing.init_app(app, settings)
     register_error_handlers(app)
     app.before_request(_reject_unparseable_body)
 
@@ -56,6 +66,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> ResponseReturnValue:
         log.exception("unhandled error")
+        tracing.record_error(exc)
         return error_body(500, "internal server error")
 
     return app

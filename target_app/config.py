@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Where the outbox relay writes its heartbeat (the stack's readiness check reads it).
@@ -40,6 +40,12 @@ class ShopSettings(BaseSettings):
     payment_max_retries: int = Field(3, ge=0)
     payment_retry_base_s: float = Field(1.0, gt=0)
     payment_job_timeout_s: int = Field(30, ge=1)
+    # Retries of the `retry_without_backoff` bug: many, at once.
+    payment_storm_retries: int = Field(20, ge=1)
+
+    # Catalog reads served from a per-process copy at most this old; 0 turns it off.
+    catalog_cache_ttl_s: float = Field(0.0, ge=0.0, le=3600.0)
+    catalog_cache_max_products: int = Field(10_000, ge=1)
 
     events_stream: str = "shop:events"
     events_stream_maxlen: int = Field(100_000, ge=100)
@@ -51,12 +57,49 @@ class ShopSettings(BaseSettings):
     switch_refresh_s: float = Field(0.2, gt=0)
     admin_token: str | None = None
 
+    # gevent's monitor thread reports a hub blocked longer than this; 0 turns it off.
+    hub_max_blocking_ms: float = Field(100.0, ge=0)
+
     log_level: str = "INFO"
+
+    # Master switch of everything the shop measures about itself: request and pool metrics,
+    # statement metrics, access logs, traces and the hub monitor (for `make bench-overhead`).
+    instrumentation: bool = True
+
+    # Traces: OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, else JSON lines in STATE/traces.
+    tracing: bool = True
+    # New traces a process starts per second (continued ones follow their parent); 0: no limit.
+    # Every request is traced at human pace; under load tracing costs a bounded share: the
+    # cost grows with this rate (20 a second took about 4 % of a catalog-bound shop's CPU).
+    tracing_max_traces_per_s: float = Field(5.0, ge=0)
+    tracing_flush_interval_ms: int = Field(1000, ge=10)
+    tracing_file_max_bytes: int = Field(16 * 1024 * 1024, ge=64 * 1024)
+    tracing_dir_max_bytes: int = Field(128 * 1024 * 1024, ge=1024 * 1024)
+    # Spans from opentelemetry-instrumentation-flask and -sqlalchemy (every semantic-convention
+    # attribute, about +49 % instructions a request) instead of the shop's lean hooks.
+    tracing_library_instrumentation: bool = False
+
+    @model_validator(mode="after")
+    def _instrumentation_off_means_all_off(self) -> ShopSettings:
+        if not self.instrumentation:
+            self.tracing = False
+            self.hub_max_blocking_ms = 0
+        return self
 
     @property
     def switches_file(self) -> Path:
         """Return where the bug switches live: a local file survives Redis and PostgreSQL outages."""
         return self.state_dir / "switches.json"
+
+    @property
+    def runtime_settings_file(self) -> Path:
+        """Return where settings changed at runtime live (target_app.runtime_settings)."""
+        return self.state_dir / "runtime-settings.json"
+
+    @property
+    def traces_dir(self) -> Path:
+        """Return where the JSON-lines span files go when no OTLP endpoint is set."""
+        return self.state_dir / "traces"
 
     @property
     def admin_token_file(self) -> Path:

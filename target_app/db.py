@@ -6,13 +6,14 @@ import time
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, make_url
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
-from target_app import metrics
+from target_app import metrics, sampled_gauges, tracing
 from target_app.config import ShopSettings
+from target_app.statement_watch import StatementWatch, watched_cursor
 
 
 class InstrumentedQueuePool(QueuePool):
@@ -34,42 +35,34 @@ def _track_pool_gauges(engine: Engine) -> None:
     assert isinstance(pool, QueuePool)
     size = pool.size()
     metrics.DB_POOL_SIZE.set(size)
-    # Counted here rather than read from the pool: the checkin event fires
-    # before the connection is back, so pool.checkedout() would still count it.
-    checked_out = 0
-
-    def on_checkout(*_: Any) -> None:
-        nonlocal checked_out
-        checked_out += 1
-        publish()
-
-    def on_checkin(*_: Any) -> None:
-        nonlocal checked_out
-        checked_out = max(0, checked_out - 1)
-        publish()
-
-    def publish() -> None:
-        metrics.DB_POOL_CHECKED_OUT.set(checked_out)
-        metrics.DB_POOL_OVERFLOW.set(max(0, checked_out - size))
-
-    event.listen(engine, "checkout", on_checkout)
-    event.listen(engine, "checkin", on_checkin)
+    # Sampled, not counted in the checkout/checkin events: those fire on every request, and
+    # the checkin event fires before the connection is back (checkedout() still counts it).
+    sampled_gauges.sample(metrics.DB_POOL_CHECKED_OUT, pool.checkedout)
+    sampled_gauges.sample(metrics.DB_POOL_OVERFLOW, lambda: max(0, pool.checkedout() - size))
 
 
 def make_engine(settings: ShopSettings, *, application_name: str | None = None) -> Engine:
     """Create the engine every shop process uses, with the pool from the settings."""
+    connect_args: dict[str, Any] = {
+        "connect_timeout": settings.db_connect_timeout_s,
+        "application_name": application_name or settings.db_application_name,
+    }
+    tracer = tracing.statement_tracer(settings)
+    if settings.instrumentation or tracer is not None:
+        database = make_url(settings.database_url).database or ""
+        watch = StatementWatch(timed=settings.instrumentation, tracer=tracer, database=database)
+        connect_args["cursor_factory"] = watched_cursor(watch)
     engine = create_engine(
         settings.database_url,
         poolclass=InstrumentedQueuePool,
         pool_size=settings.pool_size,
         max_overflow=settings.pool_max_overflow,
         pool_timeout=settings.pool_timeout_s,
-        connect_args={
-            "connect_timeout": settings.db_connect_timeout_s,
-            "application_name": application_name or settings.db_application_name,
-        },
+        connect_args=connect_args,
     )
-    _track_pool_gauges(engine)
+    if settings.instrumentation:
+        _track_pool_gauges(engine)
+    tracing.instrument_engine(engine, settings)
     return engine
 
 

@@ -11,6 +11,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
+from target_app import tracing
+from target_app.pgerrors import sqlstate
+
 log = logging.getLogger(__name__)
 
 DEADLOCK_SQLSTATE = "40P01"
@@ -49,12 +52,6 @@ def error_body(status: int, message: str, **details: Any) -> ResponseReturnValue
     return jsonify({"error": message, "status": status, **details}), status
 
 
-def sqlstate(exc: BaseException) -> str | None:
-    """Return the PostgreSQL SQLSTATE behind a DBAPI error, if there is one."""
-    orig = getattr(exc, "orig", None)
-    return getattr(orig, "sqlstate", None)
-
-
 def register_error_handlers(app: Flask) -> None:
     """Answer every error as JSON with the right status; only server faults are 5xx."""
 
@@ -72,15 +69,17 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(PoolTimeoutError)
     def _pool_timeout(exc: PoolTimeoutError) -> ResponseReturnValue:
         log.error("database connection pool exhausted", extra={"error": str(exc)})
+        tracing.record_error(exc)
         return error_body(503, "database connection pool exhausted, try again later")
 
     @app.errorhandler(DBAPIError)
     def _db_error(exc: DBAPIError) -> ResponseReturnValue:
         code = sqlstate(exc)
         log.error("database error", extra={"sqlstate": code, "error": str(exc.orig)})
-        if code == DEADLOCK_SQLSTATE:
-            return error_body(503, "deadlock detected, try again", sqlstate=code)
         if code and code.startswith(DATA_EXCEPTION_CLASS):
             # A value PostgreSQL cannot store: the input's fault, not the server's.
             return error_body(422, "a value is out of range or malformed", sqlstate=code)
+        tracing.record_error(exc)
+        if code == DEADLOCK_SQLSTATE:
+            return error_body(503, "deadlock detected, try again", sqlstate=code)
         return error_body(503, "database unavailable", sqlstate=code)

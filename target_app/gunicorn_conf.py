@@ -12,6 +12,27 @@ worker_connections = 1000
 preload_app = False
 graceful_timeout = 5
 accesslog = None
+# gunicorn's control socket defaults to one path per user ($HOME/.gunicorn): every
+# shop of every stack on the machine would take it over from the others. Unused.
+control_socket_disable = True
+
+
+def post_worker_init(worker: Any) -> None:
+    """Watch this worker's gevent hub for blocks (imported here: the worker is patched now)."""
+    from target_app import hub_monitor
+    from target_app.config import load_settings
+
+    hub_monitor.start(
+        process=f"app-worker-{os.getpid()}",
+        max_blocking_ms=load_settings().hub_max_blocking_ms,
+    )
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """Export this worker's last spans on its way out (gunicorn calls it in the worker)."""
+    from target_app import tracing
+
+    tracing.shutdown()
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -8,6 +8,7 @@ import random
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 from sqlalchemy import Engine
@@ -17,6 +18,7 @@ from target_app import metrics
 from target_app.config import ShopSettings, load_settings
 from target_app.db import make_engine
 from target_app.models import Order, OutboxEvent
+from target_app.runtime_settings import RuntimeSettings
 from target_app.switches import SwitchBoard
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,7 @@ R = TypeVar("R")
 
 _engine: Engine | None = None
 _switches: SwitchBoard | None = None
+_runtime_boards: dict[Path, RuntimeSettings] = {}
 
 
 class PaymentProviderError(Exception):
@@ -68,7 +71,8 @@ def instrumented(func: Callable[P, R]) -> Callable[P, R]:
 @instrumented
 def capture_payment(order_id: int) -> str:
     """Capture an order's payment at the simulated provider; idempotent."""
-    settings = load_settings()
+    # Delay and failure rate may change at runtime (`faultyard setting ...`).
+    settings = current_settings()
     time.sleep(settings.payment_delay_ms / 1000)
     if random.random() < settings.payment_failure_rate:
         raise PaymentProviderError(f"payment provider failed for order {order_id}")
@@ -98,6 +102,16 @@ def switches() -> SwitchBoard:
         settings = load_settings()
         _switches = SwitchBoard(settings.switches_file, refresh_s=settings.switch_refresh_s)
     return _switches
+
+
+def current_settings() -> ShopSettings:
+    """Return this process's settings with the runtime overrides of its state folder applied."""
+    settings = load_settings()
+    board = _runtime_boards.get(settings.runtime_settings_file)
+    if board is None:
+        board = RuntimeSettings(settings.runtime_settings_file, refresh_s=settings.switch_refresh_s)
+        _runtime_boards[settings.runtime_settings_file] = board
+    return board.apply(settings)
 
 
 def switch_states() -> dict[str, bool]:

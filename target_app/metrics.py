@@ -63,19 +63,23 @@ DB_POOL_TIMEOUTS = Counter(
 
 CHECKOUTS = Counter(
     "shop_checkouts_total",
-    "Checkouts by outcome (ok, out_of_stock, rejected, deadlock, pool_timeout, error).",
+    "Checkouts by outcome (ok, replayed, out_of_stock, rejected, deadlock, pool_timeout, error).",
     ["outcome"],
 )
+# Every outcome exists at 0 from the start, so rate() sees the very first deadlock or timeout
+# (a series born at 1 has no earlier sample to differ from).
+for _outcome in ("ok", "replayed", "out_of_stock", "rejected", "deadlock", "pool_timeout", "error"):
+    CHECKOUTS.labels(_outcome)
 PAYMENT_ENQUEUE_ERRORS = Counter(
     "shop_payment_enqueue_errors_total",
     "Payment jobs the relay could not enqueue (Redis unreachable); retried on its next pass.",
 )
 
-JOBS = Counter("shop_jobs_total", "RQ jobs run, by function and outcome.", ["job", "outcome"])
+JOBS = Counter("shop_jobs_total", "RQ jobs run, by function and outcome.", ["function", "outcome"])
 JOB_DURATION = Histogram(
     "shop_job_duration_seconds",
     "RQ job run time by function.",
-    ["job"],
+    ["function"],
     buckets=LATENCY_BUCKETS_S,
 )
 
@@ -94,6 +98,79 @@ OUTBOX_OLDEST_AGE = Gauge(
 )
 OUTBOX_RELAY_ERRORS = Counter(
     "shop_outbox_relay_errors_total", "Relay passes that failed, by reason.", ["reason"]
+)
+
+SSE_STREAMS_OPEN = Gauge(
+    "shop_sse_streams_open",
+    "Server-Sent Events streams open right now.",
+    multiprocess_mode="livesum",
+)
+SSE_RECONNECTS = Counter(
+    "shop_sse_reconnects_total",
+    "Streams opened with a Last-Event-ID header: a client reconnecting.",
+)
+
+GEVENT_HUB_BLOCKED_SECONDS = Counter(
+    "shop_gevent_hub_blocked_seconds_total",
+    "Time the gevent hub spent in blocks longer than max_blocking_time, by process.",
+    ["process"],
+)
+GEVENT_HUB_BLOCKS = Counter(
+    "shop_gevent_hub_blocks_total",
+    "Times the gevent hub was blocked past max_blocking_time, by process.",
+    ["process"],
+)
+
+DB_STATEMENT_BUCKETS_S = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+)
+DB_STATEMENT_DURATION = Histogram(
+    "shop_db_statement_duration_seconds",
+    "SQL statement run time by operation (first SQL keyword), failed statements included.",
+    ["operation"],
+    buckets=DB_STATEMENT_BUCKETS_S,
+)
+DB_QUERIES_PER_REQUEST = Histogram(
+    "shop_db_queries_per_request",
+    "SQL statements one HTTP request ran, by route template.",
+    ["route"],
+    buckets=(0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377),
+)
+
+JOB_RETRIES = Counter(
+    "shop_job_retries_total",
+    "Failed RQ job attempts that will be retried, by function.",
+    ["function"],
+)
+JOBS_FAILED_PERMANENTLY = Counter(
+    "shop_jobs_failed_permanently_total",
+    "RQ jobs out of retries, moved to the failed registry, by function.",
+    ["function"],
+)
+
+CATALOG_CACHE_HITS = Counter(
+    "shop_catalog_cache_hits_total",
+    "Catalog answers served from the per-process cache, by view (list, search, detail).",
+    ["view"],
+)
+CATALOG_CACHE_MISSES = Counter(
+    "shop_catalog_cache_misses_total",
+    "Catalog answers read from the database while the cache is on, by view.",
+    ["view"],
 )
 
 

@@ -64,6 +64,8 @@ class Order(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     cart_id: Mapped[int] = mapped_column(ForeignKey("carts.id"), unique=True)
+    # The client's Idempotency-Key header: a repeated checkout returns this order.
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True, default=None)
     status: Mapped[str] = mapped_column(String(32))
     total_cents: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -12,13 +12,14 @@ import threading
 import time
 from datetime import UTC, datetime
 
+from opentelemetry.trace import SpanKind
 from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from target_app import metrics
+from target_app import metrics, tracing
 from target_app.config import RELAY_HEARTBEAT_KEY, ShopSettings
 from target_app.db import make_engine
 from target_app.models import OutboxEvent
@@ -61,7 +62,16 @@ def relay_once(session: Session, redis: Redis, settings: ShopSettings) -> int:
             if event.topic == "order.placed":
                 # Through the outbox, a Redis outage delays a payment and never
                 # loses it. Delivery is at least once: capture is idempotent.
-                enqueue_capture(order_id=event.payload["order_id"], redis=redis, settings=settings)
+                # The span continues the checkout's trace, and the job continues it.
+                with tracing.continued_span(
+                    "relay order.placed",
+                    event.payload,
+                    kind=SpanKind.PRODUCER,
+                    attributes={"outbox.event_id": event.id, "outbox.topic": event.topic},
+                ):
+                    enqueue_capture(
+                        order_id=event.payload["order_id"], redis=redis, settings=settings
+                    )
         now = datetime.now(UTC).replace(tzinfo=None)
         for event in events:
             event.published_at = now

@@ -9,6 +9,7 @@ monkey.patch_all()
 import signal  # noqa: E402
 import threading  # noqa: E402
 
+from target_app import hub_monitor, tracing  # noqa: E402
 from target_app.config import load_settings  # noqa: E402
 from target_app.logs import configure_logging  # noqa: E402
 from target_app.outbox import run  # noqa: E402
@@ -18,10 +19,15 @@ def main() -> None:
     """Relay until SIGTERM or SIGINT."""
     settings = load_settings()
     configure_logging(service="relay", level=settings.log_level)
+    tracing.setup(settings, service="relay")
+    hub_monitor.start(process="relay", max_blocking_ms=settings.hub_max_blocking_ms)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    run(settings, stop)
+    try:
+        run(settings, stop)
+    finally:
+        tracing.shutdown()  # export the last relayed events' spans
 
 
 if __name__ == "__main__":

@@ -104,6 +104,10 @@ class SwitchSet(StrictModel):
     on: bool
 
 
+class SettingSet(StrictModel):
+    value: bool | int | float | str
+
+
 class ErrorOut(BaseModel):
     error: str
     status: int

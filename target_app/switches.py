@@ -1,22 +1,18 @@
 """Bug switches: each deliberate bug lives in the real code path behind a named switch.
 
-The switch states live in one small JSON file in the state folder. Every
-process (gunicorn workers, RQ workers, the relay) re-reads it when it changes,
-at most `refresh_s` after a write, so a change reaches all of them within a
-second and keeps working while Redis or PostgreSQL are down or slow.
+The switch states live in one small JSON file in the state folder
+(target_app.state_file). Every process (gunicorn workers, RQ workers, the
+relay) re-reads it at most `refresh_s` after a write, so a change reaches all
+of them within a second and keeps working while Redis or PostgreSQL are down
+or slow.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from target_app.state_file import SharedStateFile
 
 
 @dataclass(frozen=True)
@@ -44,6 +40,14 @@ REGISTRY: dict[str, Switch] = {
             "so its pooled connection is never returned",
             fix="close the checkout session in a finally block on every path",
         ),
+        Switch(
+            name="retry_without_backoff",
+            bug="a failed payment job is put straight back at the front of the queue, up to "
+            "20 times, with no wait: when the provider fails, every failure is retried at "
+            "once (a retry storm) and new payments wait behind the retries",
+            fix="retry a few times with exponential backoff and jitter (the job waits in the "
+            "scheduled registry); a job out of retries lands in the failed registry",
+        ),
     )
 }
 
@@ -63,62 +67,33 @@ class SwitchBoard:
     """Reads and writes the switch file; reads are cached and refreshed on change."""
 
     def __init__(self, path: Path | str, *, refresh_s: float = 0.2) -> None:
-        self.path = Path(path)
+        self._file = SharedStateFile(path, refresh_s=refresh_s)
+        self.path = self._file.path
         self.refresh_s = refresh_s
-        self._states: dict[str, bool] = {}
-        self._checked_at = float("-inf")
-        self._lock = threading.Lock()
 
     def is_on(self, name: str) -> bool:
         """Return whether the bug behind `name` is switched on."""
         if name not in REGISTRY:
             raise UnknownSwitchError(name)
-        return self.states()[name]
+        return bool(self._file.read().get(name, False))
 
     def states(self) -> dict[str, bool]:
         """Return every switch with its state, refreshed if the file changed."""
-        now = time.monotonic()
-        if now - self._checked_at >= self.refresh_s:
-            # The file is tiny: reading it is cheaper and surer than detecting a change.
-            with self._lock:
-                self._states = self._read_file()
-                self._checked_at = now
-        return {name: self._states.get(name, False) for name in REGISTRY}
+        stored = self._file.read()
+        return {name: bool(stored.get(name, False)) for name in REGISTRY}
 
     def set(self, name: str, on: bool) -> dict[str, bool]:
         """Switch `name` on or off for every process; return the new states."""
         if name not in REGISTRY:
             raise UnknownSwitchError(name)
-        with self._exclusive():
-            states = self._read_file()
-            states[name] = on
-            self._write_file(states)
-        self._checked_at = float("-inf")
+        self._file.update(lambda stored: {**_known(stored), name: on})
         return self.states()
 
     def reset(self) -> dict[str, bool]:
         """Switch every bug off."""
-        with self._exclusive():
-            self._write_file({})
-        self._checked_at = float("-inf")
+        self._file.update(lambda _stored: {})
         return self.states()
 
-    def _read_file(self) -> dict[str, bool]:
-        try:
-            raw = json.loads(self.path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            return {}
-        return {k: bool(v) for k, v in raw.items() if k in REGISTRY}
 
-    def _write_file(self, states: dict[str, bool]) -> None:
-        # Write then rename, so a reader never sees half a file.
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(states, sort_keys=True))
-        os.replace(tmp, self.path)
-
-    @contextmanager
-    def _exclusive(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_name(f".{self.path.name}.lock"), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            yield
+def _known(stored: dict[str, object]) -> dict[str, bool]:
+    return {k: bool(v) for k, v in stored.items() if k in REGISTRY}

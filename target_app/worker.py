@@ -19,12 +19,14 @@ import gevent  # noqa: E402
 from rq import Queue, SimpleWorker  # noqa: E402
 from rq.exceptions import StopRequested  # noqa: E402
 
+from target_app import hub_monitor, tracing  # noqa: E402
 from target_app.config import load_settings  # noqa: E402
+from target_app.job_metrics import FailureMetricsMixin  # noqa: E402
 from target_app.logs import configure_logging  # noqa: E402
 from target_app.redis_client import make_redis  # noqa: E402
 
 
-class GeventSimpleWorker(SimpleWorker):
+class GeventSimpleWorker(tracing.TracedJobsMixin, FailureMetricsMixin, SimpleWorker):
     """A SimpleWorker whose shutdown signals work under gevent.
 
     A plain signal handler runs in whichever greenlet is current, usually the
@@ -62,8 +64,11 @@ def main(argv: list[str] | None = None) -> None:
     """Process jobs until SIGTERM, finishing the current one first."""
     args = sys.argv[1:] if argv is None else argv
     name = args[0] if args else None
+    service = (name or "worker").removeprefix("faultyard-")
     settings = load_settings()
-    configure_logging(service=name or "worker", level=settings.log_level)
+    configure_logging(service=service, level=settings.log_level)
+    tracing.setup(settings, service=service)
+    hub_monitor.start(process=service, max_blocking_ms=settings.hub_max_blocking_ms)
     redis = make_redis(settings, read_timeout_s=None)
     queue = Queue(settings.payment_queue, connection=redis)
     worker = GeventSimpleWorker([queue], connection=redis, name=name)
@@ -73,6 +78,8 @@ def main(argv: list[str] | None = None) -> None:
     except StopRequested:
         # Stopped while starting, before RQ's loop could catch it: leave as it would.
         worker.register_death()
+    finally:
+        tracing.shutdown()  # export the last jobs' spans
 
 
 if __name__ == "__main__":

@@ -8,5 +8,5 @@ from target_app import create_app  # noqa: E402
 from target_app.config import load_settings  # noqa: E402
 from target_app.logs import configure_logging  # noqa: E402
 
-configure_logging(service="app", level=load_settings().log_level)
+configure_logging(service="shop", level=load_settings().log_level)
 app = create_app()

@@ -9,7 +9,6 @@ monkey.patch_all()
 import gc  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
-import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -25,6 +24,7 @@ from flask.testing import FlaskClient  # noqa: E402
 from redis import Redis  # noqa: E402
 from sqlalchemy import Engine, create_engine, insert  # noqa: E402
 
+from chaos.ports import free_port  # noqa: E402
 from chaos.settings import StackSettings, load_stack_settings  # noqa: E402
 from chaos.stack.manager import Stack  # noqa: E402
 from target_app import create_app  # noqa: E402
@@ -38,6 +38,12 @@ PORT_SETTINGS = (
     "proxy_pg_port",
     "proxy_redis_port",
     "proxy_shop_port",
+    "prometheus_port",
+    "postgres_exporter_port",
+    "redis_exporter_port",
+    "rq_exporter_port",
+    "rq_dashboard_port",
+    "exporter_port",
 )
 
 
@@ -69,13 +75,6 @@ def faultyard(
         text=True,
         timeout=timeout_s,
     )
-
-
-def free_port() -> int:
-    """Return a loopback port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def reachable_temp_dir(prefix: str) -> Path:

@@ -97,7 +97,7 @@ def test_metrics_merge_every_process(
 
     def job_metric() -> float:
         for line in requests.get(f"{base}/metrics", timeout=5).text.splitlines():
-            if line.startswith('shop_jobs_total{job="capture_payment",outcome="succeeded"}'):
+            if line.startswith('shop_jobs_total{function="capture_payment",outcome="succeeded"}'):
                 return float(line.rsplit(" ", 1)[1])
         return 0.0
 

@@ -2,28 +2,40 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
-from chaos.cli import network, stack, switches
+from chaos.cli import dashboard, network, scenarios, settings, stack, switches, traces
 from chaos.errors import FaultyardError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="faultyard")
-def cli() -> None:
+@click.option(
+    "--target",
+    type=click.Choice(["native", "compose"]),
+    envvar="FAULTYARD_TARGET",
+    help="The stack to act on: native (default), or compose/ started by `make compose-up`.",
+)
+def cli(target: str | None) -> None:
     """Faultyard: a fault-injection and observability testbed.
 
     Settings come from FAULTYARD_* environment variables (see the README),
     for example FAULTYARD_STATE_DIR, FAULTYARD_PG_PORT, FAULTYARD_APP_PORT.
     """
+    if target:
+        os.environ["FAULTYARD_TARGET"] = target  # every settings read in this run sees it
 
 
 for command in (
-    stack.up, stack.down, stack.status, stack.logs,
-    switches.switch,
+    stack.up, stack.down, stack.status, stack.logs, stack.reload,
+    switches.switch, settings.setting,
     network.proxy, network.toxic, network.reset,
+    dashboard.dashboard,
+    traces.traces,
+    scenarios.list_scenarios, scenarios.show, scenarios.load, scenarios.scenario,
 ):  # fmt: skip
     cli.add_command(command)
 

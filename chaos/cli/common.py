@@ -5,17 +5,32 @@ from __future__ import annotations
 import click
 
 from chaos.admin_client import AdminClient
+from chaos.errors import StackError
 from chaos.settings import load_stack_settings
 from chaos.stack.manager import Stack
 from chaos.toxiproxy import ToxiproxyClient
 from target_app.config import ShopSettings
 from target_app.config import load_settings as load_shop_settings
 
+#: How to reach the compose stack's containers (the project `make compose-up` starts).
+COMPOSE_CLI = "docker compose -f compose/docker-compose.yml -p faultyard"
+
 
 def current_stack(*, verbose: bool = True) -> Stack:
-    """Return the stack the environment's settings describe."""
+    """Return the stack the environment's settings describe (native, or compose/)."""
     progress = (lambda m: click.echo(f"  {m}", err=True)) if verbose else (lambda _m: None)
-    return Stack(load_stack_settings(), progress=progress)
+    settings = load_stack_settings()
+    if settings.target == "compose":
+        from chaos.compose.stack import ComposeStack
+
+        return ComposeStack(settings, progress=progress)
+    return Stack(settings, progress=progress)
+
+
+def native_only(command: str, instead: str) -> None:
+    """Refuse a command that starts, stops or reads native processes when the target is compose."""
+    if load_stack_settings().target == "compose":
+        raise StackError(f"`faultyard {command}` acts on the native stack; for compose, {instead}")
 
 
 def shop_settings() -> ShopSettings:

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import click
 
-from chaos.cli.common import admin_client, shop_settings, toxiproxy_client
+from chaos.cli.common import admin_client, current_stack, shop_settings, toxiproxy_client
 from chaos.cli.stack import print_proxies
 from chaos.errors import AdminApiError, FaultyardError
 from chaos.proxy.toxics import REGISTRY
+from target_app.runtime_settings import RuntimeSettings
 from target_app.switches import SwitchBoard
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
@@ -187,7 +188,15 @@ def toxic_remove(name: str, proxy_name: str | None) -> None:
 
 @click.command()
 def reset() -> None:
-    """Undo every fault: remove all toxics, enable all proxies, turn every bug switch off."""
+    """Undo every fault: toxics, disabled proxies, bug switches and runtime settings.
+
+    First what a scenario run killed mid-way left behind (STATE/scenario-active.json),
+    such as a paused service.
+    """
+    from chaos.scenarios.cleanup import undo_crashed_run
+
+    for line in undo_crashed_run(current_stack(verbose=False)):
+        click.echo(f"scenario: {line}")
     toxiproxy_client().reset()
     click.echo("proxies: every toxic removed, every proxy enabled")
     try:
@@ -198,3 +207,10 @@ def reset() -> None:
         switches_file = shop_settings().switches_file
         SwitchBoard(switches_file).reset()
         click.echo(f"switches: every bug off (shop not reachable; reset {switches_file})")
+    try:
+        admin_client().reset_settings()
+        click.echo("settings: every runtime setting at its default")
+    except AdminApiError:
+        settings_file = shop_settings().runtime_settings_file
+        RuntimeSettings(settings_file).reset()
+        click.echo(f"settings: every runtime setting at its default (reset {settings_file})")

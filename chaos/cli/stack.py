@@ -1,4 +1,4 @@
-"""`faultyard up|down|status|logs`: the native stack."""
+"""`faultyard up|down|status|logs|reload`: the native stack."""
 
 from __future__ import annotations
 
@@ -10,18 +10,28 @@ from pathlib import Path
 
 import click
 
-from chaos.cli.common import current_stack
+from chaos.cli.common import COMPOSE_CLI, current_stack, native_only
+from chaos.monitoring.prometheus import PrometheusClient, PrometheusError
 from chaos.stack.manager import ServiceState, tail
 from chaos.toxiproxy import ToxiproxyClient, ToxiproxyError
 
 
 def print_states(states: list[ServiceState]) -> None:
-    click.echo(f"{'SERVICE':<10} {'STATE':<10} {'PID':>7}  {'READY IN':>8}  ADDRESS / DETAIL")
+    w = max([10, *(len(s.name) for s in states)])
+    click.echo(f"{'SERVICE':<{w}} {'STATE':<10} {'PID':>7}  {'READY IN':>8}  ADDRESS / DETAIL")
     for s in states:
         state = "healthy" if s.healthy else ("unhealthy" if s.running else "stopped")
         ready = f"{s.ready_after_s:.1f}s" if s.ready_after_s is not None else "-"
         extra = f"  ({s.detail})" if s.detail else ""
-        click.echo(f"{s.name:<10} {state:<10} {s.pid or '-':>7}  {ready:>8}  {s.address}{extra}")
+        click.echo(f"{s.name:<{w}} {state:<10} {s.pid or '-':>7}  {ready:>8}  {s.address}{extra}")
+
+
+def print_scrape_targets(client: PrometheusClient) -> None:
+    """Print each Prometheus scrape target's health (PrometheusError if it does not answer)."""
+    targets = client.targets()
+    click.echo(f"\n{'SCRAPE JOB':<12} {'INSTANCE':<22} {'HEALTH':<8} LAST ERROR")
+    for t in targets:
+        click.echo(f"{t.job:<12} {t.instance:<22} {t.health:<8} {t.last_error or '-'}")
 
 
 def print_proxies(client: ToxiproxyClient) -> None:
@@ -43,6 +53,7 @@ def print_proxies(client: ToxiproxyClient) -> None:
 @click.command()
 def up() -> None:
     """Start the native stack on 127.0.0.1 and wait until every service answers."""
+    native_only("up", "run `make compose-up`")
     stack = current_stack()
     started = time.monotonic()
     states = stack.up()
@@ -56,11 +67,22 @@ def up() -> None:
     click.echo(
         f"shop: {s.shop_url} (through the proxy; direct: {s.app_url})   state: {stack.state}"
     )
+    click.echo(f"prometheus: {s.prometheus_url}   rq-dashboard: {s.rq_dashboard_url}")
+
+
+@click.command()
+@click.argument("service")
+def reload(service: str) -> None:
+    """Restart SERVICE gracefully (app: new gunicorn workers, the old ones finish and leave)."""
+    native_only("reload", f"run `{COMPOSE_CLI} restart {service}`")
+    state = current_stack().reload(service)
+    click.echo(f"{state.name} reloaded in {state.ready_after_s:.1f}s ({state.detail})")
 
 
 @click.command()
 def down() -> None:
     """Stop every process this state folder started (and nothing else)."""
+    native_only("down", "run `make compose-down`")
     stopped = current_stack().down()
     click.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
@@ -73,6 +95,8 @@ def status() -> None:
     print_states(states)
     with contextlib.suppress(ToxiproxyError):  # the proxy's own row already says it is down
         print_proxies(ToxiproxyClient(stack.settings.toxiproxy_api_url, timeout_s=2))
+    with contextlib.suppress(PrometheusError):  # likewise Prometheus's row
+        print_scrape_targets(PrometheusClient(stack.settings.prometheus_url, timeout_s=2))
     if not all(s.healthy for s in states):
         sys.exit(1)
 
@@ -112,6 +136,7 @@ def _follow(path: Path, grep: str | None) -> Iterator[str]:
 @click.option("--grep", metavar="TEXT", help="Only lines containing TEXT (searches the whole log).")
 def logs(service: str | None, lines: int, follow: bool, grep: str | None) -> None:
     """Show a service's log (every service's when SERVICE is left out)."""
+    native_only("logs", f"run `{COMPOSE_CLI} logs{' ' + service if service else ''}`")
     stack = current_stack(verbose=False)
     if service is not None and service not in stack.names():
         raise click.BadParameter(

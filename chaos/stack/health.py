@@ -88,6 +88,16 @@ def toxiproxy_ready(settings: StackSettings, pid: int) -> None:
         raise NotReady(str(exc)) from None
 
 
+def exporter_ready(settings: StackSettings, pid: int) -> None:
+    """Scrape the Faultyard exporter once."""
+    try:
+        response = requests.get(settings.exporter_url, timeout=CHECK_TIMEOUT_S)
+    except requests.RequestException as exc:
+        raise NotReady(type(exc).__name__) from None
+    if response.status_code != 200 or "faultyard_faults_active" not in response.text:
+        raise NotReady(f"{settings.exporter_url} answered {response.status_code}")
+
+
 def scheduler_ready(settings: StackSettings, pid: int) -> None:
     """Check the RQ scheduler registered with this PID and holds the payments queue's lock."""
     try:

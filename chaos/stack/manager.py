@@ -152,6 +152,52 @@ class Stack:
                 stopped += self._stop_all(list(group))
             return stopped
 
+    def reload(self, name: str) -> ServiceState:
+        """Restart a service gracefully with its reload signal; wait until its old children left.
+
+        gunicorn, on SIGHUP, starts new workers, then retires the old ones once
+        their requests are done: whatever an old worker held (pooled connections
+        leaked by a bug, caches) goes with it, while the shop keeps answering.
+        """
+        svc = next((s for s in self.services if s.name == name), None)
+        if svc is None or svc.reload_signal is None:
+            reloadable = [s.name for s in self.services if s.reload_signal is not None]
+            what = "unknown service" if svc is None else "cannot reload service"
+            raise StackError(f"{what} {name!r}; reloadable: {', '.join(reloadable) or '(none)'}")
+        with self._locked():
+            record = self.running(name)
+            if record is None:
+                raise StackError(f"{name} is not running; start the stack with `faultyard up`")
+            old = {
+                pid: process.start_ticks(pid)
+                for pid in process.group_members(record)
+                if pid != record.pid
+            }
+            self.progress(f"{name}: reloading (pid {record.pid}, {len(old)} processes to retire)")
+            started = time.monotonic()
+            process.send(record, svc.reload_signal)
+            deadline = started + self.settings.stop_timeout_s + self.settings.start_timeout_s
+            last = "old processes still running"
+            while time.monotonic() < deadline:
+                if not process.is_alive(record):
+                    raise ServiceStartError(self._failure(svc, f"process {record.pid} exited"))
+                if not any(process.start_ticks(pid) == t for pid, t in old.items() if t):
+                    last = self._check(svc, record.pid)
+                    if not last:
+                        took = time.monotonic() - started
+                        self.progress(f"{name}: reloaded in {took:.1f}s")
+                        return ServiceState(
+                            name,
+                            True,
+                            True,
+                            svc.address(self.settings),
+                            record.pid,
+                            f"{len(old)} old processes retired",
+                            ready_after_s=took,
+                        )
+                time.sleep(READY_POLL_S)
+            raise StackError(self._failure(svc, f"reload not done in time ({last})"))
+
     def status(self) -> list[ServiceState]:
         """Report each service: running, healthy, and if not, why."""
         states = []
@@ -188,7 +234,7 @@ class Stack:
             svc.argv(self.settings),
             pid_file=self.pid_file(svc.name),
             log_file=self.log_file(svc.name),
-            env=self.settings.child_env(),
+            env=self.settings.child_env(shop=svc.shop),
             run_as=svc.run_as(),
         )
 

@@ -22,6 +22,9 @@ class Service:
     never started or stopped. `ready` raises NotReady until the service really
     answers. `ports` are (port, setting) pairs checked free before a start.
     `prepare` runs before start, `after_ready` once it answers (both idempotent).
+    `shop` marks processes running the shop's code: they get the shop's environment.
+    `reload_signal` asks the running service for a graceful restart (gunicorn: SIGHUP
+    starts new workers and retires the old ones); None means it cannot be reloaded.
     """
 
     name: str
@@ -34,3 +37,5 @@ class Service:
     stop_signal: int = signal.SIGTERM
     prepare: Callable[[StackSettings], None] | None = None
     after_ready: Callable[[StackSettings], None] | None = None
+    shop: bool = False
+    reload_signal: int | None = None

@@ -7,6 +7,7 @@ import signal
 import sys
 
 from chaos.errors import MissingDependencyError
+from chaos.monitoring.services import monitoring_services
 from chaos.settings import StackSettings
 from chaos.stack import health, postgres
 from chaos.stack.service import Service
@@ -84,6 +85,7 @@ def _worker(n: int) -> Service:
         stage=1,
         argv=lambda s: [sys.executable, "-m", "target_app.worker", f"faultyard-worker-{n}"],
         ready=health.worker_ready,
+        shop=True,
         address=lambda s: f"queue payments on {s.redis_url}",
     )
 
@@ -94,6 +96,27 @@ def _proxy_argv(settings: StackSettings) -> list[str]:
     if real:
         return [real, "-host", host, "-port", port]
     return [sys.executable, "-m", "chaos", "proxy", "--host", host, "--port", port]
+
+
+def _exporter_argv(settings: StackSettings) -> list[str]:
+    # Straight to PostgreSQL and Redis: a network fault must not blind the monitoring.
+    return [
+        sys.executable,
+        "-m",
+        "chaos.exporter",
+        "--host",
+        settings.host,
+        "--port",
+        str(settings.exporter_port),
+        "--state-dir",
+        str(settings.state_path),
+        "--database-url",
+        settings.database_url,
+        "--redis-url",
+        settings.redis_url,
+        "--toxiproxy-url",
+        settings.toxiproxy_api_url,
+    ]
 
 
 def _populate_proxies(settings: StackSettings) -> None:
@@ -142,6 +165,7 @@ def services(settings: StackSettings) -> list[Service]:
             ports=lambda s: [(s.redis_port, "FAULTYARD_REDIS_PORT")],
         ),
         _proxy_service(settings),
+        *monitoring_services(settings),
         Service(
             name="app",
             stage=1,
@@ -150,6 +174,8 @@ def services(settings: StackSettings) -> list[Service]:
             address=lambda s: s.app_url,
             ports=lambda s: [(s.app_port, "FAULTYARD_APP_PORT")],
             stop_signal=signal.SIGINT,  # quick shutdown: SSE streams never finish
+            shop=True,
+            reload_signal=signal.SIGHUP,  # new workers, old ones finish and leave
         ),
         *(_worker(n) for n in range(1, settings.rq_workers + 1)),
         Service(
@@ -158,6 +184,15 @@ def services(settings: StackSettings) -> list[Service]:
             argv=lambda s: [sys.executable, "-m", "target_app.scheduler"],
             ready=health.scheduler_ready,
             address=lambda s: f"delayed retries of queue payments on {s.redis_url}",
+            shop=True,
+        ),
+        Service(
+            name="exporter",
+            stage=1,
+            argv=_exporter_argv,
+            ready=health.exporter_ready,
+            address=lambda s: s.exporter_url,
+            ports=lambda s: [(s.exporter_port, "FAULTYARD_EXPORTER_PORT")],
         ),
         Service(
             name="relay",
@@ -165,5 +200,6 @@ def services(settings: StackSettings) -> list[Service]:
             argv=lambda s: [sys.executable, "-m", "target_app.relay"],
             ready=health.relay_ready,
             address=lambda s: f"outbox -> stream shop:events on {s.redis_url}",
+            shop=True,
         ),
     ]

@@ -1,4 +1,4 @@
-"""The admin surface: bug switches and recent failures; loopback only, token required."""
+"""The admin surface: bug switches, runtime settings, recent failures; loopback only, token required."""
 
 from __future__ import annotations
 
@@ -11,8 +11,15 @@ from pydantic import BaseModel
 from spectree import Response
 
 from target_app.api import api
-from target_app.errors import NotFound, ShopError
-from target_app.schemas import ErrorOut, SwitchSet
+from target_app.errors import NotFound, ShopError, Unprocessable
+from target_app.runtime_settings import REGISTRY as SETTINGS
+from target_app.runtime_settings import (
+    InvalidSettingError,
+    RuntimeSettings,
+    UnknownSettingError,
+    Value,
+)
+from target_app.schemas import ErrorOut, SettingSet, SwitchSet
 from target_app.switches import REGISTRY, SwitchBoard, UnknownSwitchError
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -36,6 +43,21 @@ class SwitchOut(BaseModel):
 class SwitchList(BaseModel):
     pid: int
     switches: list[SwitchOut]
+
+
+class SettingOut(BaseModel):
+    name: str
+    value: Value
+    default: Value
+    overridden: bool
+    type: str
+    range: str
+    read_by: str
+
+
+class SettingList(BaseModel):
+    pid: int
+    settings: list[SettingOut]
 
 
 class FailureOut(BaseModel):
@@ -103,6 +125,76 @@ def set_switch(name: str) -> SwitchList:
 def reset_switches() -> SwitchList:
     """Turn every bug off."""
     return _listing(_board().reset())
+
+
+def _runtime() -> RuntimeSettings:
+    return current_app.extensions["runtime_settings"]  # type: ignore[no-any-return]
+
+
+def _settings_listing() -> SettingList:
+    defaults = current_app.extensions["settings"]
+    overrides = _runtime().overrides()
+    return SettingList(
+        pid=os.getpid(),
+        settings=[
+            SettingOut(
+                name=name,
+                value=overrides.get(name, getattr(defaults, name)),
+                default=getattr(defaults, name),
+                overridden=name in overrides,
+                type=s.type_name,
+                range=s.bounds,
+                read_by=s.read_by,
+            )
+            for name, s in SETTINGS.items()
+        ],
+    )
+
+
+@bp.get("/settings")
+@api.validate(resp=Response(HTTP_200=SettingList, **_AUTH_ERRORS), tags=["admin"])
+def list_settings() -> SettingList:
+    """List the settings that may change at runtime: value now, default, type and range."""
+    return _settings_listing()
+
+
+@bp.put("/settings/<name>")
+@api.validate(
+    json=SettingSet,
+    resp=Response(HTTP_200=SettingList, HTTP_404=ErrorOut, HTTP_422=ErrorOut, **_AUTH_ERRORS),
+    tags=["admin"],
+)
+def set_setting(name: str) -> SettingList:
+    """Change one setting in every process of the stack (404 unknown, 422 wrong type or range)."""
+    body: SettingSet = request.context.json  # type: ignore[attr-defined]
+    try:
+        _runtime().set(name, body.value)
+    except UnknownSettingError as exc:
+        raise NotFound(str(exc)) from None
+    except InvalidSettingError as exc:
+        raise Unprocessable(str(exc)) from None
+    return _settings_listing()
+
+
+@bp.delete("/settings/<name>")
+@api.validate(
+    resp=Response(HTTP_200=SettingList, HTTP_404=ErrorOut, **_AUTH_ERRORS), tags=["admin"]
+)
+def reset_setting(name: str) -> SettingList:
+    """Put one setting back to its default (the environment's value)."""
+    try:
+        _runtime().reset(name)
+    except UnknownSettingError as exc:
+        raise NotFound(str(exc)) from None
+    return _settings_listing()
+
+
+@bp.post("/settings/reset")
+@api.validate(resp=Response(HTTP_200=SettingList, **_AUTH_ERRORS), tags=["admin"])
+def reset_settings() -> SettingList:
+    """Put every runtime setting back to its default."""
+    _runtime().reset()
+    return _settings_listing()
 
 
 @bp.get("/errors")

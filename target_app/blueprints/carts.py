@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, current_app, request
 from spectree import Response
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -11,10 +13,15 @@ from target_app.api import api
 from target_app.db import new_session, request_session
 from target_app.errors import DEADLOCK_SQLSTATE, ShopError, sqlstate
 from target_app.models import Cart, Order
+from target_app.runtime_settings import current_settings
 from target_app.schemas import CartCreate, CartItemAdd, CartItemOut, CartOut, ErrorOut, OrderOut
 from target_app.services import carts, checkout
 
 bp = Blueprint("carts", __name__)
+
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX = 255  # orders.idempotency_key's length
+_KEY_PATTERN = re.compile(rf"[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX}}}")
 
 
 def cart_out(cart: Cart) -> CartOut:
@@ -72,7 +79,9 @@ def remove_item(cart_id: int, product_id: int) -> CartOut:
 @bp.post("/carts/<int:cart_id>/checkout")
 @api.validate(
     resp=Response(
+        HTTP_200=OrderOut,
         HTTP_201=OrderOut,
+        HTTP_400=ErrorOut,
         HTTP_404=ErrorOut,
         HTTP_409=ErrorOut,
         HTTP_422=ErrorOut,
@@ -80,23 +89,49 @@ def remove_item(cart_id: int, product_id: int) -> CartOut:
     ),
     tags=["cart"],
 )
-def checkout_cart(cart_id: int) -> tuple[OrderOut, int]:
-    """Check out a cart: one order, stock decremented, an order.placed event for the relay."""
-    settings = current_app.extensions["settings"]
+def checkout_cart(cart_id: int) -> tuple[OrderOut, int] | tuple[OrderOut, int, dict[str, str]]:
+    """Check out a cart: one order, stock decremented, an order.placed event for the relay.
+
+    With an `Idempotency-Key` header, repeating the request returns the first
+    order (200, header `Idempotent-Replayed: true`) instead of a second one; the
+    same key on another cart is refused with 422.
+    """
+    settings = current_settings()
     try:
-        order = checkout.place_order(
+        placed = checkout.place_order(
             cart_id=cart_id,
             open_session=new_session,
             switches=current_app.extensions["switches"],
             lock_pause_s=settings.checkout_lock_pause_ms / 1000,
+            idempotency_key=_idempotency_key(),
         )
     except Exception as exc:
         current_app.extensions["failures"].record(exc)
         metrics.CHECKOUTS.labels(_outcome(exc)).inc()
         raise
+    if placed.replayed:
+        metrics.CHECKOUTS.labels("replayed").inc()
+        return order_out(placed.order), 200, {"Idempotent-Replayed": "true"}
     metrics.CHECKOUTS.labels("ok").inc()
+    # Stock changed: this process's catalog cache forgets those products' pages.
+    current_app.extensions["catalog_cache"].forget_products(
+        item.product_id for item in placed.order.items
+    )
     # The payment capture is enqueued by the outbox relay from the order.placed event.
-    return order_out(order), 201
+    return order_out(placed.order), 201
+
+
+def _idempotency_key() -> str | None:
+    """Return the request's Idempotency-Key header, None without one (400 if malformed)."""
+    key = request.headers.get(IDEMPOTENCY_KEY_HEADER)
+    if key is None:
+        return None
+    if not _KEY_PATTERN.fullmatch(key):
+        raise ShopError(
+            f"{IDEMPOTENCY_KEY_HEADER} must be 1 to {IDEMPOTENCY_KEY_MAX} visible ASCII "
+            "characters, e.g. a UUID"
+        )
+    return key
 
 
 def _outcome(exc: Exception) -> str:

@@ -1,16 +1,54 @@
-"""Catalog: list, search and product detail."""
+"""Catalog: list, search and product detail, served from a copy of the catalog when it is on."""
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from flask import Blueprint, current_app, request
 from spectree import Response
 
 from target_app.api import api
 from target_app.db import request_session
+from target_app.runtime_settings import current_settings
 from target_app.schemas import ErrorOut, ProductOut, ProductPage, ProductQuery, SearchQuery
 from target_app.services import catalog
+from target_app.services.catalog_cache import CatalogCache, Snapshot, View
 
 bp = Blueprint("catalog", __name__)
+
+T = TypeVar("T")
+
+
+def _load_catalog(limit: int) -> Sequence[ProductOut]:
+    products = catalog.all_products(request_session(), limit=limit)
+    return [ProductOut.model_validate(p, from_attributes=True) for p in products]
+
+
+def _from_copy(view: View, answer: Callable[[Snapshot], T | None]) -> T | None:
+    """Answer from this process's catalog copy when the cache is on; None: read the database.
+
+    The cache is on while the runtime setting `catalog_cache_ttl_s` is above 0
+    (see target_app.services.catalog_cache). An answer from a copy that was
+    already there is a hit; one that needed the database is a miss.
+    """
+    ttl_s = current_settings().catalog_cache_ttl_s
+    if ttl_s <= 0:
+        return None
+    cache: CatalogCache = current_app.extensions["catalog_cache"]
+    snapshot, loaded = cache.snapshot(ttl_s=ttl_s, load=_load_catalog)
+    result = answer(snapshot) if snapshot is not None else None
+    cache.count(view, hit=result is not None and not loaded)
+    return result
+
+
+def _page(items: Sequence[object], page: int, per_page: int, total: int) -> ProductPage:
+    return ProductPage(
+        items=[ProductOut.model_validate(p, from_attributes=True) for p in items],
+        page=page,
+        per_page=per_page,
+        total=total,
+    )
 
 
 @bp.get("/products")
@@ -18,13 +56,11 @@ bp = Blueprint("catalog", __name__)
 def list_products() -> ProductPage:
     """List products with pagination, filtering and sorting."""
     query: ProductQuery = request.context.query  # type: ignore[attr-defined]
+    cached = _from_copy("list", lambda snapshot: snapshot.page(query))
+    if cached is not None:
+        return cached
     items, total = catalog.list_products(request_session(), query=query)
-    return ProductPage(
-        items=[ProductOut.model_validate(p, from_attributes=True) for p in items],
-        page=query.page,
-        per_page=query.per_page,
-        total=total,
-    )
+    return _page(items, query.page, query.per_page, total)
 
 
 @bp.get("/products/search")
@@ -32,20 +68,24 @@ def list_products() -> ProductPage:
 def search_products() -> ProductPage:
     """Search products by name."""
     query: SearchQuery = request.context.query  # type: ignore[attr-defined]
+    cached = _from_copy(
+        "search",
+        lambda snapshot: snapshot.search(text=query.q, page=query.page, per_page=query.per_page),
+    )
+    if cached is not None:
+        return cached
     items, total = catalog.search_products(
         request_session(), text=query.q, page=query.page, per_page=query.per_page
     )
-    return ProductPage(
-        items=[ProductOut.model_validate(p, from_attributes=True) for p in items],
-        page=query.page,
-        per_page=query.per_page,
-        total=total,
-    )
+    return _page(items, query.page, query.per_page, total)
 
 
 @bp.get("/products/<int:product_id>")
 @api.validate(resp=Response(HTTP_200=ProductOut, HTTP_404=ErrorOut), tags=["catalog"])
 def get_product(product_id: int) -> ProductOut:
     """Show one product."""
+    cached = _from_copy("detail", lambda snapshot: snapshot.product(product_id))
+    if cached is not None:
+        return cached
     product = catalog.get_product(request_session(), product_id=product_id)
     return ProductOut.model_validate(product, from_attributes=True)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
+from target_app import metrics
 from target_app.api import api
 from target_app.errors import Unavailable
 from target_app.redis_client import make_redis
@@ -43,9 +44,14 @@ def stock_stream() -> NoReturn:
         redis.close()
         log.error("stock stream unavailable", extra={"error": str(exc)})
         raise Unavailable("stock stream unavailable: Redis unreachable") from None
+    if "Last-Event-ID" in request.headers:
+        metrics.SSE_RECONNECTS.inc()
 
     def events() -> Iterator[str]:
         sent = 0
+        # Counted while the generator runs: its finally also runs when the
+        # server closes it on a client disconnect (GeneratorExit at a yield).
+        metrics.SSE_STREAMS_OPEN.inc()
         try:
             yield ": connected\n\n"
             while limit is None or sent < limit:
@@ -54,11 +60,13 @@ def stock_stream() -> NoReturn:
                     yield ": keepalive\n\n"
                     continue
                 data = json.loads(message["data"])
-                yield f"event: stock\ndata: {json.dumps(data)}\n\n"
                 sent += 1
+                # The id makes a browser's EventSource send Last-Event-ID when it reconnects.
+                yield f"id: {sent}\nevent: stock\ndata: {json.dumps(data)}\n\n"
         except RedisError as exc:
             log.error("stock stream lost Redis", extra={"error": str(exc)})
         finally:
+            metrics.SSE_STREAMS_OPEN.dec()
             pubsub.close()
             redis.close()
 

@@ -55,6 +55,11 @@ def search_products(
     return _page(session, stmt, page=page, per_page=per_page)
 
 
+def all_products(session: Session, *, limit: int) -> list[Product]:
+    """Return up to `limit` products in id order (the catalog cache's copy)."""
+    return list(session.scalars(select(Product).order_by(Product.id).limit(limit)))
+
+
 def get_product(session: Session, *, product_id: int) -> Product:
     """Return one product or raise NotFound."""
     product = session.get(Product, product_id)

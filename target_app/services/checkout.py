@@ -2,24 +2,54 @@
 
 Two deliberate bugs live here, each next to its fix (see target_app.switches):
 `lock_in_cart_order` and `leak_session_on_error`.
+
+A checkout may carry an Idempotency-Key: the order remembers it (a unique
+column), and a repeated checkout of the same cart with the same key returns
+that order instead of failing or placing another. Two requests with one key at
+once are serialised by the cart's row lock (same cart) or refused by the
+unique constraint (different carts).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from target_app.errors import Conflict, NotFound, Unprocessable
 from target_app.models import Cart, CartItem, Order, OrderItem, OutboxEvent, Product
+from target_app.pgerrors import sqlstate
 from target_app.switches import SwitchBoard
+
+UNIQUE_VIOLATION = "23505"
+IDEMPOTENCY_KEY_CONSTRAINT = "uq_orders_idempotency_key"
 
 
 class OutOfStock(Conflict):
     """A product in the cart has fewer units than asked for."""
+
+
+class IdempotencyKeyReused(Unprocessable):
+    """An Idempotency-Key already used for another cart's checkout."""
+
+    def __init__(self, cart_id: int) -> None:
+        super().__init__(
+            f"this Idempotency-Key was already used to check out a different cart; "
+            f"send a new key to check out cart {cart_id}"
+        )
+
+
+@dataclass(frozen=True)
+class Placed:
+    """The order a checkout returns; `replayed` when an earlier request with its key placed it."""
+
+    order: Order
+    replayed: bool = False
 
 
 def place_order(
@@ -28,27 +58,39 @@ def place_order(
     open_session: Callable[[], Session],
     switches: SwitchBoard,
     lock_pause_s: float = 0.0,
-) -> Order:
+    idempotency_key: str | None = None,
+) -> Placed:
     """Turn a cart into an order in one transaction on a session of its own."""
     session = open_session()
     if switches.is_on("leak_session_on_error"):
         # BUG: the session is closed on the success path only. When checkout
         # fails, its transaction stays open and its connection stays checked out.
-        order = _place_order(session, cart_id, switches, lock_pause_s)
+        placed = _place_order(session, cart_id, switches, lock_pause_s, idempotency_key)
         session.close()
-        return order
+        return placed
     # FIX: always release the session, whatever happens.
     try:
-        return _place_order(session, cart_id, switches, lock_pause_s)
+        return _place_order(session, cart_id, switches, lock_pause_s, idempotency_key)
     finally:
         session.close()
 
 
-def _place_order(session: Session, cart_id: int, switches: SwitchBoard, pause_s: float) -> Order:
+def _order_with_key(session: Session, key: str) -> Order | None:
+    return session.scalars(select(Order).where(Order.idempotency_key == key)).one_or_none()
+
+
+def _place_order(
+    session: Session, cart_id: int, switches: SwitchBoard, pause_s: float, key: str | None
+) -> Placed:
     # The cart row is locked first, so two checkouts of one cart cannot both pass.
     cart = session.get(Cart, cart_id, with_for_update=True)
     if cart is None:
         raise NotFound(f"cart {cart_id} not found")
+    if key is not None and (earlier := _order_with_key(session, key)) is not None:
+        if earlier.cart_id != cart_id:
+            raise IdempotencyKeyReused(cart_id)
+        session.commit()  # nothing written: release the cart lock, keep the order loaded
+        return Placed(earlier, replayed=True)
     if cart.checked_out_at is not None:
         raise Conflict(f"cart {cart_id} is already checked out")
     if not cart.items:
@@ -72,7 +114,13 @@ def _place_order(session: Session, cart_id: int, switches: SwitchBoard, pause_s:
             time.sleep(pause_s)  # pricing / fraud check done while holding the lock
 
     _check_stock(session, cart.items, locked=products)
-    order = Order(user_id=cart.user_id, cart_id=cart.id, status="pending_payment", total_cents=0)
+    order = Order(
+        user_id=cart.user_id,
+        cart_id=cart.id,
+        idempotency_key=key,
+        status="pending_payment",
+        total_cents=0,
+    )
     for item in cart.items:
         product = products[item.product_id]
         product.stock -= item.quantity
@@ -86,7 +134,14 @@ def _place_order(session: Session, cart_id: int, switches: SwitchBoard, pause_s:
         order.total_cents += product.price_cents * item.quantity
     cart.checked_out_at = datetime.now(UTC).replace(tzinfo=None)
     session.add(order)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        # Another cart's checkout with the same key committed first.
+        if _violated(exc) != IDEMPOTENCY_KEY_CONSTRAINT:
+            raise
+        session.rollback()
+        raise IdempotencyKeyReused(cart_id) from None
     session.add(
         OutboxEvent(
             topic="order.placed",
@@ -106,7 +161,15 @@ def _place_order(session: Session, cart_id: int, switches: SwitchBoard, pause_s:
         )
     )
     session.commit()
-    return order
+    return Placed(order)
+
+
+def _violated(exc: IntegrityError) -> str | None:
+    """Return the name of the unique constraint an IntegrityError violated, if it is one."""
+    if sqlstate(exc) != UNIQUE_VIOLATION:
+        return None
+    diag = getattr(exc.orig, "diag", None)
+    return getattr(diag, "constraint_name", None)
 
 
 def _check_stock(

@@ -1,4 +1,9 @@
-"""Enqueue payment capture as an RQ job with bounded, jittered exponential backoff."""
+"""Enqueue payment capture as an RQ job with bounded, jittered exponential backoff.
+
+The `retry_without_backoff` bug lives here, next to its fix: the retry policy
+is decided when the job is enqueued (RQ stores it with the job), so a change of
+the switch applies to payments enqueued from then on.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,11 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
 
-from target_app import metrics
+from target_app import metrics, tracing
 from target_app.config import ShopSettings
+from target_app.switches import SwitchBoard
+
+_boards: dict[str, SwitchBoard] = {}
 
 
 def retry_intervals_s(
@@ -20,26 +28,51 @@ def retry_intervals_s(
     return [max(1, round(base_s * 2**n * rng.uniform(0.5, 1.5))) for n in range(retries)]
 
 
-def enqueue_capture(*, order_id: int, redis: Redis, settings: ShopSettings) -> str:
+def retry_policy(*, settings: ShopSettings, switches: SwitchBoard) -> Retry | None:
+    """Return how a failed payment job is retried (None: it is not)."""
+    if switches.is_on("retry_without_backoff"):
+        # BUG: no interval, so RQ puts a failed job straight back in the queue
+        # (at the front), again and again: every failure is retried at once.
+        return Retry(max=settings.payment_storm_retries, enqueue_at_front=True)
+    # FIX: a few retries, each after base·2^n seconds ± 50 %, waiting in the
+    # scheduled registry; a job out of retries lands in the failed registry.
+    if not settings.payment_max_retries:
+        return None
+    return Retry(
+        max=settings.payment_max_retries,
+        interval=retry_intervals_s(
+            retries=settings.payment_max_retries, base_s=settings.payment_retry_base_s
+        ),
+    )
+
+
+def _switches(settings: ShopSettings) -> SwitchBoard:
+    """Return this process's board for the settings' switch file."""
+    key = str(settings.switches_file)
+    if key not in _boards:
+        _boards[key] = SwitchBoard(settings.switches_file, refresh_s=settings.switch_refresh_s)
+    return _boards[key]
+
+
+def enqueue_capture(
+    *,
+    order_id: int,
+    redis: Redis,
+    settings: ShopSettings,
+    switches: SwitchBoard | None = None,
+) -> str:
     """Enqueue the payment capture of an order and return the job id (RedisError if unreachable)."""
     from target_app.jobs import capture_payment
 
-    retry = (
-        Retry(
-            max=settings.payment_max_retries,
-            interval=retry_intervals_s(
-                retries=settings.payment_max_retries, base_s=settings.payment_retry_base_s
-            ),
-        )
-        if settings.payment_max_retries
-        else None
-    )
+    retry = retry_policy(settings=settings, switches=switches or _switches(settings))
     try:
         job = Queue(settings.payment_queue, connection=redis).enqueue(
             capture_payment,
             order_id,
             retry=retry,
             job_timeout=settings.payment_job_timeout_s,
+            # The worker continues the enqueuer's trace from the job's meta.
+            meta=tracing.context_carrier() or None,
         )
     except RedisError:
         metrics.PAYMENT_ENQUEUE_ERRORS.inc()

@@ -53,7 +53,7 @@ def test_help_lists_the_commands() -> None:
 def test_status_shows_every_service_healthy(stack: Stack, cli_env: dict[str, str]) -> None:
     result = faultyard(cli_env, "status")
     assert result.returncode == 0, result.stdout + result.stderr
-    services, proxies = result.stdout.split("\n\n")
+    services, proxies, _scrape_targets = result.stdout.split("\n\n")
     rows = services.splitlines()[1:]
     assert [row.split()[0] for row in rows] == stack.names()
     assert all(row.split()[1] == "healthy" for row in rows)
@@ -68,7 +68,7 @@ def test_a_second_up_sees_the_running_stack(cli_env: dict[str, str]) -> None:
 
 
 def test_logs_shows_a_service_log_and_refuses_unknown_names(cli_env: dict[str, str]) -> None:
-    logs = faultyard(cli_env, "logs", "app", "-n", "200", "--grep", '"logger": "target_app.access"')
+    logs = faultyard(cli_env, "logs", "app", "-n", "200", "--grep", '"logger":"target_app.access"')
     assert logs.returncode == 0
     line = json.loads(logs.stdout.splitlines()[-1])
     assert {"time", "level", "request_id", "route", "status"} <= line.keys()
@@ -141,7 +141,10 @@ def test_up_then_down_in_a_fresh_state_folder(stack: Stack, other_env: dict[str,
     assert "stack ready in" in up.stdout
     state = Path(other_env["FAULTYARD_STATE_DIR"])
     records = [process.read_pid_file(p) for p in sorted(state.glob("run/*.pid"))]
-    assert len(records) == 7  # postgres, redis, proxy, app, worker-1, scheduler, relay
+    declared = Stack(load_stack_settings(state_dir=state, rq_workers=1)).services
+    assert sorted(p.stem for p in state.glob("run/*.pid")) == sorted(
+        s.name for s in declared if s.argv
+    )
     assert all(r is not None and process.is_alive(r) for r in records)
 
     down = faultyard(other_env, "down")

@@ -23,8 +23,17 @@ def test_environment_overrides_and_derived_urls(monkeypatch: pytest.MonkeyPatch)
     assert settings.database_url.endswith("@127.0.0.1:25432/shop")
     assert settings.redis_url == "redis://127.0.0.1:26379/0"
     env = settings.child_env()
-    assert env["FAULTYARD_DATABASE_URL"] == settings.database_url
-    assert env["PROMETHEUS_MULTIPROC_DIR"].endswith("metrics")
+    assert env["FAULTYARD_DATABASE_URL"] == settings.proxied_database_url
+    assert env["FAULTYARD_REDIS_URL"] == settings.proxied_redis_url
+    assert env["PROMETHEUS_MULTIPROC_DIR"] == str(settings.state_path / "metrics")
+
+
+def test_only_shop_processes_write_shop_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "/somewhere/else")
+    monkeypatch.delenv("FAULTYARD_DATABASE_URL", raising=False)
+    env = load_stack_settings().child_env(shop=False)
+    assert "PROMETHEUS_MULTIPROC_DIR" not in env
+    assert "FAULTYARD_DATABASE_URL" not in env
 
 
 def test_ipv6_loopback_urls_are_bracketed() -> None:

@@ -271,6 +271,8 @@ def test_removing_a_timeout_toxic_closes_the_connection(
     api.add_toxic("cut", "timeout", attributes={"timeout": 0})
     with socket.create_connection(("127.0.0.1", port_of(proxy.listen)), timeout=10) as conn:
         conn.sendall(b"lost")
+        # Echoed back, then held by the toxic: the connection exists with its toxic in place.
+        eventually(lambda: _sent(api, "cut", "upstream") >= 4, "the data to reach upstream")
         api.remove_toxic("cut", "timeout_downstream")
         assert _read_all(conn) == b""  # the dropped data broke the stream: it is closed
 

@@ -1,0 +1,333 @@
+"""`make bench-overhead`: shop throughput with all instrumentation on vs off.
+
+Two gunicorn shops with the same command line run side by side on one
+PostgreSQL and one Redis; they differ only in FAULTYARD_INSTRUMENTATION
+(metrics, traces, access logs, hub monitor). Each run drives one workload
+(catalog reads, then checkouts) against both shops at once, with two
+identical Locust processes, one per shop: both shops share the machine at
+the same moment. (Alternating runs one shop at a time was tried first: on a
+shared 2-core VM the same shop's CPU per request moved by up to 40 % between
+consecutive runs, more than the difference being measured.) Each round's
+on/off ratio is taken within the round; the result is the median over
+rounds. A short unmeasured run warms both shops up first. Results go to
+results/bench-overhead.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psutil
+import requests
+from sqlalchemy import create_engine, text
+
+from chaos.ports import free_port
+from chaos.settings import StackSettings, load_stack_settings
+from chaos.stack.manager import Stack
+from chaos.stack.services import services
+
+RESULTS = Path("results")
+SHOPPERS = Path(__file__).with_name("overhead_shoppers.py")
+WORKLOADS = {"catalog": "CatalogShopper", "checkout": "CheckoutShopper"}
+SIDES = ("on", "off")
+RESTOCK = "UPDATE products SET stock = 1000000 WHERE id <= 200"
+#: A first run per shop and workload, not measured: connection pools, caches, imports.
+WARM_UP_S = 5
+
+
+@dataclass(frozen=True)
+class Run:
+    workload: str
+    side: str
+    round: int
+    requests: int
+    failures: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    loadgen_cpu_percent: float
+    shop_cpu_ms_per_request: float
+
+
+def tree_cpu_s(pid: int) -> float:
+    """Return the CPU seconds a process and its children (gunicorn and its workers) used."""
+    root = psutil.Process(pid)
+    total = 0.0
+    for proc in (root, *root.children(recursive=True)):
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def start_shop(
+    settings: StackSettings, side: str, port: int, logs: Path
+) -> subprocess.Popen[bytes]:
+    """Start a gunicorn shop like the stack's, straight to PostgreSQL and Redis."""
+    env = settings.child_env()
+    env.update(
+        FAULTYARD_DATABASE_URL=settings.database_url,
+        FAULTYARD_REDIS_URL=settings.redis_url,
+        FAULTYARD_INSTRUMENTATION="true" if side == "on" else "false",
+        PROMETHEUS_MULTIPROC_DIR=str(settings.state_path / f"metrics-{side}"),
+    )
+    Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+    argv = [
+        sys.executable, "-m", "gunicorn", "--config", "python:target_app.gunicorn_conf",
+        "--bind", f"127.0.0.1:{port}", "--workers", str(settings.app_workers),
+        "--name", f"faultyard-bench-{side}", "target_app.wsgi:app",
+    ]  # fmt: skip
+    log = (logs / f"shop-{side}.log").open("ab")
+    return subprocess.Popen(argv, env=env, stdout=log, stderr=log, start_new_session=True)
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the shop at {url} exited with {proc.returncode}; see its log")
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"the shop at {url} did not answer /healthz within {timeout_s:.0f}s")
+
+
+def locust(url: str, user_class: str, users: int, seconds: int, workdir: Path) -> dict[str, float]:
+    """Run Locust headless against `url`; return the aggregated stats and its own CPU use."""
+    prefix = workdir / f"{user_class}-{time.monotonic_ns()}"
+    argv = [
+        sys.executable, "-m", "locust", "-f", str(SHOPPERS), user_class, "--headless",
+        "--host", url, "--users", str(users), "--spawn-rate", str(users),
+        "--run-time", f"{seconds}s", "--csv", str(prefix), "--only-summary",
+        "--loglevel", "WARNING", "--exit-code-on-error", "0",
+    ]  # fmt: skip
+    proc = psutil.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    started = time.monotonic()
+    cpu = 0.0
+    while proc.poll() is None:
+        try:
+            times = proc.cpu_times()
+            cpu = times.user + times.system
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.5)
+    wall = time.monotonic() - started
+    if proc.returncode != 0:
+        raise SystemExit(
+            f"locust failed ({proc.returncode}): {proc.stderr.read().decode()[-2000:]}"
+        )
+    with open(f"{prefix}_stats.csv", newline="") as f:
+        row = next(r for r in csv.DictReader(f) if r["Name"] == "Aggregated")
+    return {
+        "requests": int(row["Request Count"]),
+        "failures": int(row["Failure Count"]),
+        "rps": float(row["Requests/s"]),
+        "p50_ms": float(row["50%"]),
+        "p99_ms": float(row["99%"]),
+        "loadgen_cpu_percent": round(100 * cpu / wall, 1),
+    }
+
+
+def side_by_side(
+    shops: dict[str, subprocess.Popen[bytes]],
+    urls: dict[str, str],
+    user_class: str,
+    users: int,
+    seconds: int,
+    workdir: Path,
+) -> dict[str, tuple[dict[str, float], float]]:
+    """Load every shop at once; return each one's Locust stats and CPU ms per request."""
+    stats: dict[str, dict[str, float]] = {}
+    failures: list[BaseException] = []
+
+    def drive(side: str) -> None:
+        try:
+            stats[side] = locust(urls[side], user_class, users, seconds, workdir)
+        except BaseException as exc:  # SystemExit from locust(): re-raised below
+            failures.append(exc)
+
+    cpu_before = {side: tree_cpu_s(proc.pid) for side, proc in shops.items()}
+    threads = [threading.Thread(target=drive, args=(side,)) for side in shops]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    measured = {}
+    for side, proc in shops.items():
+        cpu_ms = 1000 * (tree_cpu_s(proc.pid) - cpu_before[side])
+        measured[side] = (stats[side], round(cpu_ms / max(1, int(stats[side]["requests"])), 3))
+    return measured
+
+
+def summarise(runs: list[Run], args: argparse.Namespace) -> dict[str, object]:
+    workloads = {}
+    for workload in WORKLOADS:
+        mine = {
+            side: [r for r in runs if (r.workload, r.side) == (workload, side)] for side in SIDES
+        }
+        median = {side: statistics.median(r.rps for r in mine[side]) for side in SIDES}
+        cpu = {
+            side: statistics.median(r.shop_cpu_ms_per_request for r in mine[side]) for side in SIDES
+        }
+        # Both sides of a round ran at the same moment: compare within rounds.
+        pairs = list(zip(mine["on"], mine["off"], strict=True))
+        ratio = statistics.median(on.rps / max(off.rps, 1e-9) for on, off in pairs)
+        cpu_ratio = statistics.median(
+            on.shop_cpu_ms_per_request / max(off.shop_cpu_ms_per_request, 1e-9) for on, off in pairs
+        )
+        workloads[workload] = {
+            "median_rps": {side: round(v, 1) for side, v in median.items()},
+            "on_to_off_ratio": round(ratio, 3),
+            "on_to_off_ratio_range": [
+                round(min(on.rps / max(off.rps, 1e-9) for on, off in pairs), 3),
+                round(max(on.rps / max(off.rps, 1e-9) for on, off in pairs), 3),
+            ],
+            "throughput_loss_percent": round(100 * (1 - ratio), 1),
+            # What each request cost the shop: the other half of the picture.
+            "median_shop_cpu_ms_per_request": {side: round(v, 3) for side, v in cpu.items()},
+            "shop_cpu_on_to_off_ratio": round(cpu_ratio, 3),
+            "failures": sum(r.failures for r in runs if r.workload == workload),
+        }
+    return {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": f"{os.cpu_count()} cores",
+        "load": (
+            f"two Locust processes at once (one per shop), FastHttpUser, {args.users} users "
+            f"each, no think time, {args.seconds} s a run"
+        ),
+        "rounds": args.rounds,
+        "workloads": workloads,
+        "runs": [asdict(r) for r in runs],
+    }
+
+
+def write_results(summary: dict[str, object]) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "bench-overhead.json").write_text(json.dumps(summary, indent=2) + "\n")
+    lines = [
+        "# Instrumentation overhead",
+        "",
+        f"{summary['when']}, {summary['machine']}; {summary['load']}; "
+        f"{summary['rounds']} rounds, both shops loaded at once; ratios are medians of each "
+        "round's on/off. Command: `make bench-overhead`.",
+        "",
+        "| workload | on (req/s) | off (req/s) | on / off | range over rounds | throughput lost "
+        "| shop CPU ms/request on | off | on / off |",
+        "|---|---:|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    for name, w in summary["workloads"].items():  # type: ignore[attr-defined]
+        cpu = w["median_shop_cpu_ms_per_request"]
+        lines.append(
+            f"| {name} | {w['median_rps']['on']} | {w['median_rps']['off']} "
+            f"| {w['on_to_off_ratio']} | {w['on_to_off_ratio_range'][0]} to "
+            f"{w['on_to_off_ratio_range'][1]} | {w['throughput_loss_percent']} % "
+            f"| {cpu['on']} | {cpu['off']} | {w['shop_cpu_on_to_off_ratio']} |"
+        )
+    lines += [
+        "",
+        "| workload | side | round | req/s | p50 ms | p99 ms | failures | Locust CPU % "
+        "| shop CPU ms/request |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in summary["runs"]:  # type: ignore[attr-defined]
+        lines.append(
+            f"| {r['workload']} | {r['side']} | {r['round']} | {r['rps']:.0f} | {r['p50_ms']:.0f} "
+            f"| {r['p99_ms']:.0f} | {r['failures']} | {r['loadgen_cpu_percent']} "
+            f"| {r['shop_cpu_ms_per_request']} |"
+        )
+    (RESULTS / "bench-overhead.md").write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--seconds", type=int, default=10, help="per Locust run")
+    parser.add_argument("--users", type=int, default=16, help="concurrent Locust users")
+    args = parser.parse_args()
+    if args.rounds < 1 or args.seconds < 2 or args.users < 1:
+        parser.error("--rounds ≥ 1, --seconds ≥ 2 and --users ≥ 1")
+
+    state = Path(tempfile.mkdtemp(prefix="faultyard-bench-"))
+    state.chmod(0o755)
+    settings = load_stack_settings(
+        state_dir=state, pg_port=free_port(), redis_port=free_port(), app_port=free_port()
+    )
+    stack = Stack(
+        settings, services=[s for s in services(settings) if s.name in ("postgres", "redis")]
+    )
+    shops: dict[str, subprocess.Popen[bytes]] = {}
+    runs: list[Run] = []
+    try:
+        print("starting PostgreSQL and Redis, and the two shops ...", flush=True)
+        stack.up()
+        logs = settings.state_path / "logs"
+        urls = {side: f"http://127.0.0.1:{free_port()}" for side in SIDES}
+        for side in SIDES:
+            shops[side] = start_shop(settings, side, int(urls[side].rsplit(":", 1)[1]), logs)
+        for side in SIDES:
+            wait_healthy(urls[side], shops[side])
+        engine = create_engine(settings.database_url)
+        print("warming up both shops (not measured) ...", flush=True)
+        for user_class in WORKLOADS.values():
+            side_by_side(shops, urls, user_class, args.users, WARM_UP_S, state)
+        for n in range(1, args.rounds + 1):
+            for workload, user_class in WORKLOADS.items():
+                with engine.begin() as conn:
+                    conn.execute(text(RESTOCK))
+                measured = side_by_side(shops, urls, user_class, args.users, args.seconds, state)
+                for side in SIDES:
+                    stats, per_request = measured[side]
+                    run = Run(workload, side, n, **stats, shop_cpu_ms_per_request=per_request)  # type: ignore[arg-type]
+                    runs.append(run)
+                    print(
+                        f"round {n} {workload:<8} {side:<3} {run.rps:7.0f} req/s  "
+                        f"p99 {run.p99_ms:5.0f} ms  failures {run.failures}  "
+                        f"locust cpu {run.loadgen_cpu_percent}%  "
+                        f"shop cpu {run.shop_cpu_ms_per_request} ms/request",
+                        flush=True,
+                    )
+        engine.dispose()
+    finally:
+        for proc in shops.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, 2)
+        for proc in shops.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+        stack.down()
+        shutil.rmtree(state, ignore_errors=True)
+
+    summary = summarise(runs, args)
+    write_results(summary)
+    for name, w in summary["workloads"].items():  # type: ignore[attr-defined]
+        print(
+            f"{name}: on/off throughput ratio {w['on_to_off_ratio']} ({w['median_rps']}); "
+            f"shop CPU per request on/off {w['shop_cpu_on_to_off_ratio']}"
+        )
+    print(f"results in {RESULTS}/bench-overhead.md")
+
+
+if __name__ == "__main__":
+    main()

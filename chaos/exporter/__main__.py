@@ -1,0 +1,5 @@
+"""`python -m chaos.exporter` serves the Faultyard exporter."""
+
+from chaos.exporter.server import main
+
+main()

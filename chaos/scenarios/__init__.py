@@ -1,0 +1,1 @@
+"""Scenarios: the format a scenario module declares (`model`) and the catalogue that finds them."""

@@ -1,0 +1,440 @@
+"""The scenario format: what one module in `scenarios/` declares, checked when it is built.
+
+A scenario is plain data (frozen pydantic models): the faults to inject, the
+load to run, the probes that must hold while the fault is on (symptoms) and
+when it is fixed (SLO), the fix, a diagnosis guide, and the answer key a drill
+grades against. It serialises to JSON (`scenario.model_dump(mode="json")`), so
+a run's journal can embed the scenario it ran, and reads back with
+`Scenario.model_validate(data)`.
+
+Probe semantics, for whoever evaluates them:
+- PromQLProbe: an instant query whose result is one sample (aggregate it with
+  `sum`, `max`, ...); no series means "no data" and never holds, so write
+  `... or vector(0)` where absence means zero.
+- SQLProbe: one read-only query on the shop's database, straight to PostgreSQL
+  (not through the proxy, so it answers during network faults), returning one
+  number in its first column of its first row.
+- HTTPProbe: one request to the shop through the `shop` proxy; it holds when
+  the status is `expect_status` and, if `max_latency_s` is set, it answered in time.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from chaos.errors import FaultyardError
+from chaos.proxy.toxics import REGISTRY as TOXIC_KINDS
+
+#: A scenario name: lower case words joined by hyphens, e.g. `connection-leak`.
+NAME_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
+#: Switch, setting and probe names: snake_case.
+IDENTIFIER_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+#: The shopper journeys of scenarios/locustfile.py, one Locust user class each.
+JOURNEYS = (
+    "Browser",
+    "CartBuilder",
+    "Buyer",
+    "HistoryReader",
+    "StockWatcher",
+    "ContendedBuyer",
+    "GreedyBuyer",
+)
+
+Comparator = Literal[">", ">=", "<", "<=", "==", "!="]
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+class ScenarioError(FaultyardError):
+    """A scenario module is missing, invalid or clashes with another."""
+
+
+class UnknownScenarioError(ScenarioError):
+    """A scenario name that is not in the catalogue."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"unknown scenario {name!r}; known: {', '.join(known) or '(none)'}")
+        self.name, self.known = name, known
+
+
+def compare(value: float | None, comparator: Comparator, threshold: float) -> bool:
+    """Return whether `value comparator threshold` holds; no value (or NaN) never holds."""
+    if value is None or math.isnan(value):
+        return False
+    return _COMPARE[comparator](value, threshold)
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# ---------------------------------------------------------------- faults
+
+
+class Toxic(Frozen):
+    """A Toxiproxy toxic on one of the stack's proxies (attributes in the toxic's own units)."""
+
+    kind: Literal["toxic"] = "toxic"
+    proxy: Literal["postgres", "redis", "shop"]
+    type: str
+    attributes: dict[str, int] = Field(default_factory=dict)
+    stream: Literal["upstream", "downstream"] = "downstream"
+    toxicity: float = Field(1.0, ge=0.0, le=1.0)
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _known_type_and_attributes(self) -> Toxic:
+        kind = TOXIC_KINDS.get(self.type)
+        if kind is None:
+            raise ValueError(f"unknown toxic type {self.type!r}; known: {', '.join(TOXIC_KINDS)}")
+        unknown = sorted(set(self.attributes) - set(kind.defaults))
+        if unknown:
+            raise ValueError(
+                f"{self.type} toxic has no attribute {', '.join(unknown)}; "
+                f"it has: {', '.join(kind.defaults)}"
+            )
+        if any(v < 0 for v in self.attributes.values()):
+            raise ValueError("toxic attributes are non-negative integers")
+        return self
+
+    @property
+    def toxic_name(self) -> str:
+        """Return the toxic's name on the proxy (Toxiproxy's default: TYPE_STREAM)."""
+        return self.name or f"{self.type}_{self.stream}"
+
+    def describe(self) -> str:
+        """Return one line saying what this fault does."""
+        attrs = " ".join(f"{k}={v}" for k, v in self.attributes.items())
+        share = f" toxicity={self.toxicity:g}" if self.toxicity < 1 else ""
+        return f"toxic {self.type} on proxy {self.proxy} ({self.stream}) {attrs}{share}".rstrip()
+
+
+class Switch(Frozen):
+    """A bug switch of the shop (target_app.switches); `value=True` runs the buggy code path."""
+
+    kind: Literal["switch"] = "switch"
+    name: str = Field(pattern=IDENTIFIER_PATTERN)
+    value: bool
+
+    def describe(self) -> str:
+        """Return one line saying what this step does."""
+        return f"switch {self.name} {'on (bug)' if self.value else 'off (fix)'}"
+
+
+class Setting(Frozen):
+    """A shop setting (target_app.config.ShopSettings) changed at runtime, e.g. a failure rate."""
+
+    kind: Literal["setting"] = "setting"
+    name: str = Field(pattern=IDENTIFIER_PATTERN)
+    value: bool | int | float | str
+
+    def describe(self) -> str:
+        """Return one line saying what this step does."""
+        return f"setting {self.name} = {self.value}"
+
+
+class ProcessFault(Frozen):
+    """A signal to one of the stack's services: kill (SIGKILL), pause (SIGSTOP), term (SIGTERM)."""
+
+    kind: Literal["process"] = "process"
+    service: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    action: Literal["kill", "pause", "term"]
+
+    def describe(self) -> str:
+        """Return one line saying what this fault does."""
+        return f"process {self.action} {self.service}"
+
+
+class Reload(Frozen):
+    """A graceful reload of one of the stack's services, run at rollback after the faults go.
+
+    For damage that outlives its fault: connections leaked into a process's pool
+    come back only when that process is replaced (gunicorn starts new workers and
+    lets the old ones finish their requests).
+    """
+
+    kind: Literal["reload"] = "reload"
+    service: Literal["app"]
+
+    def describe(self) -> str:
+        """Return one line saying what this step does."""
+        return f"reload {self.service} gracefully"
+
+
+Fault = Annotated[Toxic | Switch | Setting | ProcessFault, Field(discriminator="kind")]
+FixStep = Annotated[Switch | Setting, Field(discriminator="kind")]
+
+
+# ---------------------------------------------------------------- probes
+
+
+def _check_promql(expr: str) -> str:
+    """Reject what cannot be PromQL: empty text, unclosed quotes or unbalanced brackets."""
+    if not expr.strip():
+        raise ValueError("empty PromQL expression")
+    closing = {"(": ")", "[": "]", "{": "}"}
+    stack: list[str] = []
+    quote: str | None = None
+    escaped = False
+    for ch in expr:
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = None
+        elif ch in "\"'`":
+            quote = ch
+        elif ch in closing:
+            stack.append(closing[ch])
+        elif ch in ")]}" and (not stack or stack.pop() != ch):
+            raise ValueError(f"unbalanced {ch!r} in PromQL: {expr}")
+    if quote:
+        raise ValueError(f"unclosed {quote} in PromQL: {expr}")
+    if stack:
+        raise ValueError(f"missing {''.join(reversed(stack))!r} in PromQL: {expr}")
+    return expr
+
+
+class _Probe(Frozen):
+    name: str = Field(pattern=IDENTIFIER_PATTERN)
+    description: str = Field(min_length=1)
+    #: Symptoms only: the fault itself causes this symptom (the link stays slow, the provider
+    #: keeps failing), so it may show with the fix on. Every other symptom is the bug's own:
+    #: with the fix on it must stay away.
+    caused_by_fault: bool = False
+
+
+class PromQLProbe(_Probe):
+    """An instant PromQL query compared with a threshold."""
+
+    kind: Literal["promql"] = "promql"
+    expr: str
+    comparator: Comparator
+    threshold: float
+
+    check_expr = field_validator("expr")(_check_promql)
+
+    def holds(self, value: float | None) -> bool:
+        """Return whether the query's value satisfies the probe (None: no series)."""
+        return compare(value, self.comparator, self.threshold)
+
+    def describe(self) -> str:
+        """Return the condition as one line."""
+        return f"{self.expr} {self.comparator} {self.threshold:g}"
+
+
+class SQLProbe(_Probe):
+    """A read-only SQL query returning one number, compared with a threshold."""
+
+    kind: Literal["sql"] = "sql"
+    sql: str
+    comparator: Comparator
+    threshold: float
+
+    @field_validator("sql")
+    @classmethod
+    def _read_only(cls, sql: str) -> str:
+        words = sql.strip().rstrip(";").split(None, 1)
+        if not words or words[0].upper() not in ("SELECT", "WITH"):
+            raise ValueError("an SQL probe is one SELECT (or WITH ... SELECT) query")
+        if ";" in sql.strip().rstrip(";"):
+            raise ValueError("an SQL probe is one statement")
+        return sql
+
+    def holds(self, value: float | None) -> bool:
+        """Return whether the query's value satisfies the probe (None: no row or NULL)."""
+        return compare(value, self.comparator, self.threshold)
+
+    def describe(self) -> str:
+        """Return the condition as one line."""
+        return f"{' '.join(self.sql.split())} {self.comparator} {self.threshold:g}"
+
+
+class HTTPProbe(_Probe):
+    """One request to the shop: the status it must answer and, optionally, how fast."""
+
+    kind: Literal["http"] = "http"
+    method: Literal["GET", "HEAD"] = "GET"  # probes never change the shop's state
+    path: str = Field(pattern=r"^/")
+    expect_status: int = Field(200, ge=100, le=599)
+    max_latency_s: float | None = Field(None, gt=0)
+    timeout_s: float = Field(10.0, gt=0)
+
+    def holds(self, status: int | None, latency_s: float | None) -> bool:
+        """Return whether an answer (None: no answer) satisfies the probe."""
+        if status is None or status != self.expect_status:
+            return False
+        return self.max_latency_s is None or (
+            latency_s is not None and latency_s <= self.max_latency_s
+        )
+
+    def describe(self) -> str:
+        """Return the condition as one line."""
+        within = f" within {self.max_latency_s:g}s" if self.max_latency_s else ""
+        return f"{self.method} {self.path} -> {self.expect_status}{within}"
+
+
+Probe = Annotated[PromQLProbe | SQLProbe | HTTPProbe, Field(discriminator="kind")]
+
+
+# ---------------------------------------------------------------- the rest
+
+
+class Series(Frozen):
+    """A key series the live panel and the report plot (a range query, any number of series)."""
+
+    title: str = Field(min_length=1)
+    expr: str
+    unit: Literal["s", "1/s", "count", "ratio", "bytes"] = "count"
+
+    check_expr = field_validator("expr")(_check_promql)
+
+
+class LoadProfile(Frozen):
+    """The shoppers Locust runs: how many, how fast they arrive, for how long, which journeys."""
+
+    users: int = Field(ge=1, le=1000)
+    spawn_rate: float = Field(gt=0)
+    duration_s: float = Field(gt=0)
+    journeys: dict[str, int] = Field(min_length=1)
+
+    @field_validator("journeys")
+    @classmethod
+    def _known_journeys(cls, journeys: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(journeys) - set(JOURNEYS))
+        if unknown:
+            raise ValueError(f"unknown journey {', '.join(unknown)}; known: {', '.join(JOURNEYS)}")
+        if any(weight < 1 for weight in journeys.values()):
+            raise ValueError("journey weights are whole numbers of at least 1")
+        return journeys
+
+    def locust_args(
+        self, *, users: int | None = None, duration_s: float | None = None
+    ) -> list[str]:
+        """Return Locust's command-line options and user classes for this profile."""
+        import json
+
+        weights = [{"user_class_name": n, "weight": w} for n, w in self.journeys.items()]
+        return [
+            "--users", str(users or self.users),
+            "--spawn-rate", f"{self.spawn_rate:g}",
+            "--run-time", f"{math.ceil(duration_s or self.duration_s)}s",
+            # Attached with "=": the option takes several values, and would eat the class names.
+            f"--config-users={json.dumps(weights)}",
+            *self.journeys,
+        ]  # fmt: skip
+
+
+class Link(Frozen):
+    title: str = Field(min_length=1)
+    url: str = Field(pattern=r"^https://")
+
+
+class Guide(Frozen):
+    """How to diagnose the failure, what it is, and how the fix works."""
+
+    where_to_look: tuple[str, ...] = Field(min_length=1)
+    what_you_will_see: tuple[str, ...] = Field(min_length=1)
+    root_cause: str = Field(min_length=1)
+    fix: str = Field(min_length=1)
+    further_reading: tuple[Link, ...] = Field(min_length=1)
+
+
+class AnswerKey(Frozen):
+    """What a drill grades: a root-cause id, free-text keywords, and a multiple-choice answer."""
+
+    root_cause: str = Field(pattern=NAME_PATTERN)
+    keywords: tuple[str, ...] = Field(min_length=1)
+    choices: tuple[str, ...] = Field(min_length=3)
+    correct_choice: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _choice_exists(self) -> AnswerKey:
+        if self.correct_choice >= len(self.choices):
+            raise ValueError(
+                f"correct_choice {self.correct_choice} is not one of the {len(self.choices)} choices"
+            )
+        return self
+
+    def accepts(self, answer: str) -> bool:
+        """Return whether a free-text answer names the root cause (any keyword, any case)."""
+        text = answer.casefold()
+        return any(keyword.casefold() in text for keyword in self.keywords)
+
+
+class Scenario(Frozen):
+    """One failure to teach: inject it, show its symptoms, check its fix."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    title: str = Field(min_length=1)
+    difficulty: Literal["beginner", "intermediate", "advanced"]
+    page: str = Field(min_length=1)
+    faults: tuple[Fault, ...] = Field(min_length=1)
+    fix: tuple[FixStep, ...] = Field(min_length=1)
+    load: LoadProfile
+    symptoms: tuple[Probe, ...] = Field(min_length=1)
+    slo: tuple[Probe, ...] = Field(min_length=1)
+    key_series: tuple[Series, ...] = Field(min_length=1)
+    guide: Guide
+    answer: AnswerKey
+    #: What rollback does after removing the faults, in both modes (e.g. reload the shop).
+    rollbacks: tuple[Reload, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        names = [p.name for p in (*self.symptoms, *self.slo)]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"probe names must be unique: {', '.join(duplicates)}")
+        flagged = [p.name for p in self.slo if p.caused_by_fault]
+        if flagged:
+            raise ValueError(
+                f"caused_by_fault marks symptoms, not SLO probes: {', '.join(flagged)}"
+            )
+        if all(p.caused_by_fault for p in self.symptoms):
+            raise ValueError("every symptom is caused_by_fault: the fix would change nothing seen")
+        # The page is what a drill shows: it must not give the answer away.
+        page = self.page.casefold()
+        switches = [f.name for f in self.faults if isinstance(f, Switch)]
+        for word in (self.name, *switches, *self.answer.keywords):
+            if word.casefold() in page:
+                raise ValueError(f"the page gives the answer away: it says {word!r}")
+        if not any(step not in self.faults for step in self.fix):
+            raise ValueError("the fix changes nothing: every step is already one of the faults")
+        return self
+
+    def faults_for(self, *, fixed: bool) -> tuple[Switch | Setting | Toxic | ProcessFault, ...]:
+        """Return what to inject: the faults, with the fix's steps replacing or adding to them.
+
+        The fix's steps come first: the fixed code is deployed before the incident,
+        so the fault never meets the bug (a cache filled through a slow link, say).
+        """
+        if not fixed:
+            return self.faults
+        fix = {(step.kind, step.name): step for step in self.fix}
+        kept = [f for f in self.faults if (f.kind, getattr(f, "name", None)) not in fix]
+        return (*fix.values(), *kept)
+
+    @property
+    def switches(self) -> set[str]:
+        """Return every bug switch the scenario flips (faults and fix)."""
+        return {s.name for s in (*self.faults, *self.fix) if isinstance(s, Switch)}
+
+    @property
+    def settings(self) -> set[str]:
+        """Return every shop setting the scenario changes (faults and fix)."""
+        return {s.name for s in (*self.faults, *self.fix) if isinstance(s, Setting)}

@@ -1,0 +1,267 @@
+"""Shoppers: one Locust user class per journey, as scenarios and `make load` drive them.
+
+Journeys (class names, as chaos.scenarios.model.JOURNEYS lists them):
+- Browser: catalog pages, searches and product details, skewed to popular products.
+- CartBuilder: fills a cart, looks at it, takes something out, leaves without buying.
+- Buyer: buys one to three products, with or without an Idempotency-Key, then looks at the order.
+- HistoryReader: a user's order history, then one of the orders.
+- StockWatcher: listens to the stock stream (Server-Sent Events) for a few events or seconds.
+- ContendedBuyer: buys two or three of the same few hot products, in random order (contention).
+- GreedyBuyer: asks for more units than exist; the checkout is refused (the error path).
+
+Every request is named by its route template so Locust groups URLs as the shop's metrics do.
+Product ids are the seed's (1..FAULTYARD_SEED_PRODUCTS), users the seed's five.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+import uuid
+
+import gevent
+from locust import FastHttpUser, between, task
+from locust.contrib.fasthttp import FastResponse, ResponseContextManager
+
+from target_app.seed import ADJECTIVES, CATEGORIES, NOUNS, USERS
+
+SEED_PRODUCTS = max(1, int(os.environ.get("FAULTYARD_SEED_PRODUCTS", "1000")))
+if os.environ.get("FAULTYARD_LOAD_SEED"):
+    # `faultyard scenario --seed N`: the same choices of products, users and think times
+    # (their interleaving still depends on timing).
+    random.seed(int(os.environ["FAULTYARD_LOAD_SEED"]))
+USER_IDS = range(1, len(USERS) + 1)
+#: ContendedBuyer's hot products: the first few with stock left on one catalog page, a page
+#: that every user picks alike and that moves on every few seconds, so stock never runs dry.
+HOT_PRODUCTS = 3
+HOT_WINDOW_S = 10
+HOT_PAGE_SIZE = 20
+HOT_MIN_STOCK = 20
+#: More units than the seed ever stocks (stock is 50..499): GreedyBuyer's checkout is always refused.
+GREEDY_QUANTITY = 1000
+
+
+def popular_product() -> int:
+    """Return a product id, low ids far more often: a few products get most of the views."""
+    return 1 + int(SEED_PRODUCTS * random.random() ** 3)
+
+
+def any_product() -> int:
+    """Return a product id, every product alike (purchases spread over the catalog)."""
+    return random.randint(1, SEED_PRODUCTS)
+
+
+def expect(response: ResponseContextManager, *statuses: int) -> bool:
+    """Mark the response a success if its status is one of `statuses`, else a failure."""
+    if response.status_code in statuses:
+        response.success()
+        return True
+    body = (response.text or "")[:200]
+    response.failure(f"{response.status_code} (expected {statuses}): {body}")
+    return False
+
+
+class Shopper(FastHttpUser):
+    """What every journey shares: think time, carts, and a new connection for every request.
+
+    The shop's processes share one listening socket. A kept-alive connection stays with the
+    process that accepted it, so a few shoppers would talk to one process for the whole run
+    while the others idle; requests from many people behind a load balancer spread over every
+    process, and closing each connection does the same here.
+    """
+
+    abstract = True
+    wait_time = between(0.5, 2.0)
+    default_headers = {"Connection": "close"}  # noqa: RUF012 (Locust's own attribute)
+
+    def new_cart(self, items: list[tuple[int, int]]) -> int | None:
+        """Create a cart for a random user holding (product, quantity) in that order."""
+        with self.client.post(
+            "/carts", json={"user_id": random.choice(USER_IDS)}, name="/carts", catch_response=True
+        ) as response:
+            if not expect(response, 201):
+                return None
+            cart_id = int(response.json()["id"])
+        for product_id, quantity in items:
+            with self.client.post(
+                f"/carts/{cart_id}/items",
+                json={"product_id": product_id, "quantity": quantity},
+                name="/carts/<id>/items",
+                catch_response=True,
+            ) as response:
+                if not expect(response, 200):
+                    return None
+        return cart_id
+
+    def checkout(
+        self, cart_id: int, *, ok: tuple[int, ...] = (201, 409), key: str | None = None
+    ) -> FastResponse | None:
+        """Check a cart out; 409 (out of stock) is a shop's honest answer, not a failure."""
+        headers = {"Idempotency-Key": key} if key else None
+        name = "/carts/<id>/checkout" + (" [idempotency key]" if key else "")
+        with self.client.post(
+            f"/carts/{cart_id}/checkout", name=name, headers=headers, catch_response=True
+        ) as response:
+            return response if expect(response, *ok) else None
+
+
+class Browser(Shopper):
+    """Looks around: catalog pages, searches and product details."""
+
+    weight = 10
+
+    @task(3)
+    def browse(self) -> None:
+        params = f"page={random.randint(1, 10)}&per_page=20"
+        if random.random() < 0.3:
+            params += f"&category={random.choice(CATEGORIES)}"
+        if random.random() < 0.3:
+            params += "&sort=" + random.choice(("price", "-price", "name"))
+        self.client.get(f"/products?{params}", name="/products")
+
+    @task(2)
+    def search(self) -> None:
+        word = random.choice((*ADJECTIVES, *NOUNS))
+        self.client.get(f"/products/search?q={word}", name="/products/search")
+
+    @task(4)
+    def product_detail(self) -> None:
+        self.client.get(f"/products/{popular_product()}", name="/products/<id>")
+
+
+class CartBuilder(Shopper):
+    """Fills a cart, looks at it, changes their mind about one item, and leaves."""
+
+    weight = 2
+
+    @task
+    def build_and_abandon(self) -> None:
+        products = random.sample(range(1, SEED_PRODUCTS + 1), k=min(3, SEED_PRODUCTS))
+        cart_id = self.new_cart([(p, random.randint(1, 2)) for p in products])
+        if cart_id is None:
+            return
+        self.client.get(f"/carts/{cart_id}", name="/carts/<id>")
+        self.client.delete(f"/carts/{cart_id}/items/{products[0]}", name="/carts/<id>/items/<id>")
+
+
+class Buyer(Shopper):
+    """Buys one to three products and looks at the order."""
+
+    weight = 4
+
+    def buy(self, key: str | None) -> None:
+        products = random.sample(
+            range(1, SEED_PRODUCTS + 1), k=min(random.randint(1, 3), SEED_PRODUCTS)
+        )
+        cart_id = self.new_cart([(p, 1) for p in products])
+        if cart_id is None:
+            return
+        response = self.checkout(cart_id, key=key)
+        if response is not None and response.status_code == 201:
+            self.client.get(f"/orders/{response.json()['id']}", name="/orders/<id>")
+
+    @task(3)
+    def checkout_plain(self) -> None:
+        self.buy(key=None)
+
+    @task(1)
+    def checkout_with_idempotency_key(self) -> None:
+        self.buy(key=str(uuid.uuid4()))
+
+
+class HistoryReader(Shopper):
+    """Reads a user's order history, then one of the orders in it."""
+
+    weight = 2
+
+    @task
+    def history(self) -> None:
+        user_id = random.choice(USER_IDS)
+        with self.client.get(
+            f"/users/{user_id}/orders?per_page=10", name="/users/<id>/orders", catch_response=True
+        ) as response:
+            if not expect(response, 200):
+                return
+            orders = response.json()["items"]
+        if orders:
+            self.client.get(f"/orders/{random.choice(orders)['id']}", name="/orders/<id>")
+
+
+class StockWatcher(Shopper):
+    """Listens to the stock stream for a few events or a few seconds, then hangs up."""
+
+    weight = 1
+    wait_time = between(1.0, 3.0)
+
+    @task
+    def listen(self) -> None:
+        limit = random.randint(1, 5)
+        # Reported when the headers arrive (the block ends); the events are read afterwards.
+        with self.client.get(
+            f"/stream/stock?limit={limit}", name="/stream/stock", stream=True, catch_response=True
+        ) as response:
+            connected = expect(response, 200)
+        raw = response._response  # the geventhttpclient response, to hang up early
+        if not connected or raw is None:
+            return
+        try:
+            with gevent.Timeout(random.uniform(2.0, 6.0), False):
+                for _chunk in response.iter_content(chunk_size=1024):
+                    pass  # until `limit` events end the stream, or the timeout
+        finally:
+            # An unfinished stream's connection is closed, not reused for the next request.
+            raw.release()
+
+
+class ContendedBuyer(Shopper):
+    """Buys two or three of this moment's hot products, in random order, one unit each."""
+
+    weight = 1
+    wait_time = between(0.5, 1.5)
+
+    def on_start(self) -> None:
+        self.window: int | None = None
+        self.hot: list[int] = []
+
+    def hot_products(self) -> list[int]:
+        """Return the hot products of this time window (one catalog read per window)."""
+        window = int(time.time() // HOT_WINDOW_S)
+        if window != self.window:
+            page = window % max(1, SEED_PRODUCTS // HOT_PAGE_SIZE) + 1
+            with self.client.get(
+                f"/products?in_stock=true&page={page}&per_page={HOT_PAGE_SIZE}",
+                name="/products",
+                catch_response=True,
+            ) as response:
+                if not expect(response, 200):
+                    return []
+                items = response.json()["items"]
+            self.window = window
+            self.hot = [
+                p["id"] for p in items if p["stock"] >= HOT_MIN_STOCK and p["id"] <= SEED_PRODUCTS
+            ][:HOT_PRODUCTS]
+        return self.hot
+
+    @task
+    def buy_hot(self) -> None:
+        hot = self.hot_products()
+        if len(hot) < 2:
+            return
+        products = random.sample(hot, k=min(len(hot), random.randint(2, 3)))
+        cart_id = self.new_cart([(p, 1) for p in products])
+        if cart_id is not None:
+            self.checkout(cart_id)
+
+
+class GreedyBuyer(Shopper):
+    """Asks for more units than the shop has and, refused (409), soon tries again."""
+
+    weight = 1
+    wait_time = between(0.2, 0.8)
+
+    @task
+    def buy_too_many(self) -> None:
+        cart_id = self.new_cart([(any_product(), GREEDY_QUANTITY)])
+        if cart_id is not None:
+            self.checkout(cart_id, ok=(409,))

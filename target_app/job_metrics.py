@@ -1,0 +1,46 @@
+"""RQ failure outcomes as metrics: an attempt that will be retried, or a job out of retries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rq.exceptions import DeserializationError
+from rq.job import Job
+from rq.queue import Queue
+from rq.worker import BaseWorker
+
+from target_app import metrics
+
+
+def job_label(job: Job) -> str:
+    """Return the job's function name as the `job` label (as shop_jobs_total has it)."""
+    try:
+        func_name = job.func_name
+    except DeserializationError:
+        return "<undecodable>"
+    return (func_name or "<unknown>").rsplit(".", 1)[-1]
+
+
+class FailureMetricsMixin(BaseWorker):
+    """Count each failed attempt as a retry or as a permanent failure, as RQ decides.
+
+    Mixed in before the worker class. RQ moves a job out of retries (or
+    stopped on request) to the failed registry, and re-enqueues or schedules
+    the others; the decision is taken here exactly as RQ's
+    `handle_job_failure` takes it.
+    """
+
+    def handle_job_failure(
+        self,
+        job: Job,
+        queue: Queue,
+        started_job_registry: Any = None,
+        exc_string: str = "",
+    ) -> None:
+        """Handle the failure as RQ does, then count it."""
+        will_retry = job.should_retry and self._stopped_job_id != job.id
+        super().handle_job_failure(
+            job, queue=queue, started_job_registry=started_job_registry, exc_string=exc_string
+        )
+        counter = metrics.JOB_RETRIES if will_retry else metrics.JOBS_FAILED_PERMANENTLY
+        counter.labels(job_label(job)).inc()

@@ -1,0 +1,269 @@
+"""`faultyard scenario NAME` for real against the session stack: both modes, a killed runner, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chaos.scenarios.catalogue import get_scenario
+from chaos.scenarios.cleanup import active_file
+from chaos.scenarios.journal import PHASES
+from chaos.settings import load_stack_settings
+from chaos.stack.manager import Stack
+from chaos.toxiproxy import ToxiproxyClient
+from target_app.config import load_settings as load_shop_settings
+from target_app.runtime_settings import RuntimeSettings
+from target_app.switches import SwitchBoard
+from tests.conftest import PORT_SETTINGS, eventually, faultyard, free_port, port_env
+
+pytestmark = pytest.mark.slow
+
+#: Short runs: few shoppers, a window as long as the slowest symptom needs (default mode ends
+#: as soon as every symptom has shown; fixed mode observes the whole FIXED_WINDOW_S).
+RUNS = {
+    "deadlock": ["--users", "12", "--duration", "20"],
+    "connection-leak": ["--users", "12", "--duration", "20"],
+    "db-latency": ["--users", "16", "--duration", "20"],
+    # The payments queue takes longest: retries pile up until the workers cannot keep up.
+    "flaky-jobs": ["--users", "12", "--duration", "35"],
+}
+FIXED_WINDOW_S = "12"
+
+
+def faults_on(stack: Stack) -> list[str]:
+    """Return every fault the stack shows: toxics, disabled proxies, switches, settings."""
+    shop = load_shop_settings({"state_dir": stack.settings.state_path})
+    proxies = ToxiproxyClient(stack.settings.toxiproxy_api_url).proxies().values()
+    found = [f"toxic {t.name} on {p.name}" for p in proxies for t in p.toxics]
+    found += [f"proxy {p.name} down" for p in proxies if not p.enabled]
+    found += [f"switch {n}" for n, on in SwitchBoard(shop.switches_file).states().items() if on]
+    found += [f"setting {n}" for n in RuntimeSettings(shop.runtime_settings_file).overrides()]
+    return found
+
+
+def run_scenario(
+    env: dict[str, str], reports: Path, name: str, *args: str
+) -> tuple[int, dict[str, Any], Path]:
+    """Run a scenario with --json; return its exit code, journal and report folder."""
+    result = faultyard(
+        env, "scenario", name, "--json", "--report-dir", str(reports), *args, timeout_s=240
+    )
+    assert result.stdout.startswith("{"), result.stderr[-3000:]
+    journal = json.loads(result.stdout)
+    return result.returncode, journal, Path(journal["report_dir"])
+
+
+def check_run(stack: Stack, journal: dict[str, Any], folder: Path, name: str) -> None:
+    """What every successful run must show, whatever its mode."""
+    phases = journal["phases"]
+    assert [p["name"] for p in phases] == list(PHASES)
+    assert [p["status"] for p in phases] == ["succeeded"] * len(PHASES), phases
+    assert all(f["applied_at"] and f["reverted_at"] for f in journal["faults"])
+    scenario = get_scenario(name)
+    fixed = journal["mode"] == "fixed"
+    assert [f["spec"] for f in journal["faults"]] == [
+        s.model_dump(mode="json") for s in scenario.faults_for(fixed=fixed)
+    ]
+    assert {p["name"] for p in phases if p["name"] == "rollback"} == {"rollback"}
+    # The report folder: journal, Markdown, Locust's stats, one PNG per key series.
+    assert json.loads((folder / "journal.json").read_text())["exit_code"] == journal["exit_code"]
+    report = (folder / "report.md").read_text()
+    for heading in ("## What was injected, and when", "## What each probe saw", "## Load (Locust)",
+                    "## Diagnosis guide", scenario.guide.root_cause[:60]):  # fmt: skip
+        assert heading in report
+    assert "verdict: **as expected** (exit code 0)" in report
+    assert (folder / "locust_stats.csv").stat().st_size > 0
+    assert len(list(folder.glob("*.png"))) == len(scenario.key_series)
+    assert journal["load"]["stats"]["requests"], "Locust's stats are in the journal"
+    # Nothing left behind.
+    assert faults_on(stack) == []
+    assert not active_file(stack.settings).exists()
+
+
+@pytest.mark.parametrize("name", list(RUNS))
+def test_default_mode_shows_every_symptom(
+    stack: Stack, cli_env: dict[str, str], tmp_path: Path, name: str
+) -> None:
+    code, journal, folder = run_scenario(cli_env, tmp_path, name, *RUNS[name])
+    assert code == 0, (journal["verdict"], journal["deviations"])
+    check_run(stack, journal, folder, name)
+    observe = next(p for p in journal["phases"] if p["name"] == "observe")
+    turned = observe["output"]["time_to_symptom_s"]
+    # The steady state before injection: no symptom showed yet.
+    for probe in journal["probes"].values():
+        baseline = [r for r in probe["readings"] if r["phase"] == "baseline"]
+        if probe["role"] == "symptom":
+            assert baseline and not baseline[-1]["holds"], (probe["name"], baseline[-1:])
+    assert set(turned) == {p.name for p in get_scenario(name).symptoms}
+    assert all(seconds is not None and seconds >= 0 for seconds in turned.values()), turned
+    for probe in journal["probes"].values():
+        if probe["role"] == "symptom":
+            assert any(r["holds"] for r in probe["readings"] if r["phase"] == "observe")
+
+
+@pytest.mark.parametrize("name", list(RUNS))
+def test_fixed_mode_holds_the_slo_under_the_same_fault(
+    stack: Stack, cli_env: dict[str, str], tmp_path: Path, name: str
+) -> None:
+    code, journal, folder = run_scenario(
+        cli_env, tmp_path, name, "--fixed", *RUNS[name], "--duration", FIXED_WINDOW_S
+    )
+    assert code == 0, (journal["verdict"], journal["deviations"])
+    check_run(stack, journal, folder, name)
+    assert journal["mode"] == "fixed" and journal["deviations"] == []
+    for probe in journal["probes"].values():
+        observed = [r for r in probe["readings"] if r["phase"] == "observe"]
+        assert len(observed) >= int(FIXED_WINDOW_S) - 2, probe["name"]  # polled all along
+        if probe["role"] == "slo":
+            broken = [r for r in observed if r["error"] is None and not r["holds"]]
+            assert len(broken) <= len(observed) // 4, (probe["name"], broken)
+    # The bug's own symptoms stay away with the fix on: a lone blip at most, as judged.
+    for symptom in get_scenario(name).symptoms:
+        logged = journal["probes"][symptom.name]
+        assert logged["caused_by_fault"] == symptom.caused_by_fault
+        if not symptom.caused_by_fault:
+            held = [r for r in logged["readings"] if r["phase"] == "observe" and r["holds"]]
+            assert len(held) <= 1, (symptom.name, held)
+
+
+def runner_children(marker: str) -> list[int]:
+    """Return live processes whose command line names `marker` (the run's report folder)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if marker in cmdline and state != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def observing(reports: Path) -> bool:
+    """Return whether the run writing into `reports` has started its observe phase."""
+    for journal in reports.glob("*/journal.json"):
+        try:
+            phases = json.loads(journal.read_text())["phases"]
+        except ValueError:
+            return False
+        return any(p["name"] == "observe" for p in phases)
+    return False
+
+
+def test_sigkilled_runner_leaves_nothing_after_reset(
+    stack: Stack, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """flaky-jobs changes a setting and turns on a switch, and observes for 13 s at least."""
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "chaos", "scenario", "flaky-jobs", "--duration", "60",
+         "--users", "6", "--report-dir", str(tmp_path)],
+        env=cli_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        eventually(lambda: observing(tmp_path) or runner.poll() is not None, "observe", 60)
+        assert runner.poll() is None, "the run ended before it could be killed"
+        time.sleep(1)
+        os.kill(runner.pid, signal.SIGKILL)
+        runner.wait(10)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    # The faults stay on: nobody rolled them back.
+    assert sorted(faults_on(stack)) == [
+        "setting payment_failure_rate",
+        "switch retry_without_backoff",
+    ]
+    active = json.loads(active_file(stack.settings).read_text())
+    assert active["scenario"] == "flaky-jobs" and active["pid"] == runner.pid
+    # Locust died with its runner.
+    eventually(lambda: not runner_children(str(tmp_path)), "Locust to exit", 15)
+
+    result = faultyard(cli_env, "reset", timeout_s=60)
+    assert result.returncode == 0, result.stderr
+    assert "scenario: undoing run of flaky-jobs" in result.stdout
+    assert faults_on(stack) == []
+    assert not active_file(stack.settings).exists()
+    status = faultyard(cli_env, "status", timeout_s=60)
+    assert status.returncode == 0, status.stdout + status.stderr
+
+
+def test_ctrl_c_rolls_back_and_reports(
+    stack: Stack, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "chaos", "scenario", "flaky-jobs", "--users", "6",
+         "--report-dir", str(tmp_path)],
+        env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        eventually(lambda: observing(tmp_path) or runner.poll() is not None, "observe", 60)
+        runner.send_signal(signal.SIGINT)
+        output, _ = runner.communicate(timeout=60)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    assert runner.returncode == 130, output
+    assert "flaky-jobs: interrupted (rolled back) (exit 130)" in output
+    journal = json.loads(next(tmp_path.glob("flaky-jobs-*/journal.json")).read_text())
+    statuses = {p["name"]: p["status"] for p in journal["phases"]}
+    assert statuses == {
+        "preflight": "succeeded",
+        "baseline": "succeeded",
+        "inject": "succeeded",
+        "observe": "interrupted",
+        "rollback": "succeeded",
+        "report": "succeeded",
+    }
+    assert all(f["reverted_at"] for f in journal["faults"])
+    assert faults_on(stack) == []
+    assert not active_file(stack.settings).exists()
+
+
+def test_unknown_scenario_lists_the_known_ones(tmp_path: Path) -> None:
+    env = {**os.environ, "FAULTYARD_STATE_DIR": str(tmp_path / "state")}
+    result = faultyard(env, "scenario", "no-such", "--report-dir", str(tmp_path), timeout_s=60)
+    assert result.returncode == 2
+    assert (
+        "unknown scenario 'no-such'; known: connection-leak, db-latency, deadlock, flaky-jobs"
+        in result.stderr
+    )
+    assert not list(tmp_path.glob("no-such-*"))
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+def test_a_stack_that_cannot_start_says_which_service_and_why(
+    tmp_path: Path, taken_port: int
+) -> None:
+    settings = load_stack_settings(
+        state_dir=tmp_path / "state", **{name: free_port() for name in PORT_SETTINGS}
+    )
+    env = {**os.environ, **port_env(settings), "FAULTYARD_PG_PORT": str(taken_port)}
+    result = faultyard(
+        env, "scenario", "deadlock", "--report-dir", str(tmp_path / "r"), timeout_s=60
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"port {taken_port} for postgres is already in use" in result.stdout + result.stderr
+    journal = json.loads(next((tmp_path / "r").glob("deadlock-*/journal.json")).read_text())
+    assert journal["exit_code"] == 2
+    assert journal["phases"][0]["name"] == "preflight"
+    assert journal["phases"][0]["status"] == "error"
+    assert journal["faults"] == []
