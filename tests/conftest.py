@@ -138,6 +138,9 @@ def make_app(stack: Stack, tmp_path: Path) -> Iterator[AppFactory]:
             "state_dir": tmp_path,
             "admin_token": "test-token",
             "switch_refresh_s": 0.01,
+            # Tests read the trace of any request they make; the first app sets up
+            # the process's tracing, so no test may find its request left unsampled.
+            "tracing_max_traces_per_s": 0,
             **overrides,
         }
         app = create_app(config)
