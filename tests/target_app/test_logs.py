@@ -1,0 +1,98 @@
+"""The JSON-lines formatter: one object a line, every field a reader needs, nothing lost."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from target_app.logs import json_handler
+
+
+@pytest.fixture
+def logged() -> Iterator[tuple[logging.Logger, io.StringIO]]:
+    stream = io.StringIO()
+    logger = logging.getLogger("tests.logs")
+    logger.addHandler(json_handler(service="worker-1", stream=stream))
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    yield logger, stream
+    logger.handlers.clear()
+    logger.propagate = True
+
+
+def lines(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_a_line_has_the_standard_fields_then_the_extra_ones(
+    logged: tuple[logging.Logger, io.StringIO],
+) -> None:
+    logger, stream = logged
+    before = time.time()
+    logger.info("paid %s cents", 1250, extra={"order_id": 7, "route": None, "ratio": 0.5})
+    (line,) = lines(stream)
+    assert list(line)[:5] == ["time", "level", "logger", "message", "service"]
+    assert line == {
+        "time": line["time"],
+        "level": "INFO",
+        "logger": "tests.logs",
+        "message": "paid 1250 cents",
+        "service": "worker-1",
+        "order_id": 7,
+        "route": None,
+        "ratio": 0.5,
+    }
+    assert isinstance(line["time"], str) and line["time"].endswith("Z")
+    stamped = datetime.fromisoformat(line["time"]).timestamp()
+    assert before - 0.001 <= stamped <= time.time()
+
+
+def test_lines_within_one_second_keep_their_own_milliseconds(
+    logged: tuple[logging.Logger, io.StringIO],
+) -> None:
+    logger, stream = logged
+    for created in (1_700_000_000.001, 1_700_000_000.999, 1_700_000_001.5):
+        record = logger.makeRecord("tests.logs", logging.INFO, __file__, 1, "tick", (), None)
+        record.created = created
+        logger.handle(record)
+    stamps = [line["time"] for line in lines(stream)]
+    assert stamps == [
+        datetime.fromtimestamp(1_700_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%S") + ".001Z",
+        datetime.fromtimestamp(1_700_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%S") + ".999Z",
+        datetime.fromtimestamp(1_700_000_001, UTC).strftime("%Y-%m-%dT%H:%M:%S") + ".500Z",
+    ]
+
+
+def test_an_exception_is_kept_as_text_with_its_traceback(
+    logged: tuple[logging.Logger, io.StringIO],
+) -> None:
+    logger, stream = logged
+    try:
+        {}["missing"]
+    except KeyError:
+        logger.exception("lookup failed")
+    (line,) = lines(stream)
+    assert line["level"] == "ERROR"
+    assert isinstance(line["exc_info"], str)
+    assert line["exc_info"].startswith("Traceback (most recent call last):")
+    assert line["exc_info"].endswith("KeyError: 'missing'")
+
+
+def test_values_json_cannot_hold_are_written_as_text_not_dropped(
+    logged: tuple[logging.Logger, io.StringIO],
+) -> None:
+    logger, stream = logged
+
+    class Opaque:
+        def __str__(self) -> str:
+            return "opaque thing"
+
+    logger.warning("odd values", extra={"thing": Opaque(), "huge": 2**70, "text": "naïve ✓"})
+    (line,) = lines(stream)
+    assert (line["thing"], line["huge"], line["text"]) == ("opaque thing", 2**70, "naïve ✓")
