@@ -29,9 +29,10 @@ def post_worker_init(worker: Any) -> None:
 
 
 def worker_exit(server: Any, worker: Any) -> None:
-    """Export this worker's last spans on its way out (gunicorn calls it in the worker)."""
-    from target_app import tracing
+    """Write this worker's last metric increments and spans on its way out (called in the worker)."""
+    from target_app import buffered_values, tracing
 
+    buffered_values.flush()
     tracing.shutdown()
 
 

@@ -4,6 +4,11 @@ from gevent import monkey
 
 monkey.patch_all()
 
+from target_app import buffered_values  # noqa: E402
+
+# Before the shop's metrics exist: a worker's increments come at request rate.
+buffered_values.install()
+
 from target_app import create_app  # noqa: E402
 from target_app.config import load_settings  # noqa: E402
 from target_app.logs import configure_logging  # noqa: E402

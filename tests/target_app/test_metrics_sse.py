@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import requests
@@ -10,6 +11,7 @@ from flask.testing import FlaskClient
 from redis import Redis
 
 from chaos.stack.manager import Stack
+from target_app.buffered_values import FLUSH_INTERVAL_S
 from tests.conftest import AppFactory, eventually
 from tests.target_app.metrics_text import value
 
@@ -67,6 +69,7 @@ def test_gunicorn_closes_the_stream_of_a_client_that_left(
     def reconnects() -> float:
         return value(requests.get(stack_metrics, timeout=5).text, RECONNECTS)
 
+    time.sleep(2 * FLUSH_INTERVAL_S)  # what earlier tests counted has reached the files
     before_open, before_reconnects = open_streams(), reconnects()
     stream = requests.get(
         f"{stack.settings.app_url}/stream/stock",
@@ -75,9 +78,10 @@ def test_gunicorn_closes_the_stream_of_a_client_that_left(
         timeout=20,
     )
     assert next(stream.iter_lines(chunk_size=1, decode_unicode=True)) == ": connected"
-    # Summed over the gunicorn workers; the counter is merged with the RQ workers' and relay's.
-    assert open_streams() == before_open + 1
-    assert reconnects() == before_reconnects + 1
+    # Summed over the gunicorn workers; the counter is merged with the RQ workers' and relay's,
+    # whose increments reach their files within a flush interval.
+    eventually(lambda: open_streams() == before_open + 1, "the open stream to be counted")
+    eventually(lambda: reconnects() == before_reconnects + 1, "the reconnect to be counted")
 
     stream.close()  # the client leaves; the server notices at its next write
 
