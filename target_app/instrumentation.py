@@ -82,6 +82,7 @@ def init_app(app: Flask) -> None:
             log.info(
                 "request",
                 extra={
+                    "request_id": app_globals.request_id,
                     "method": method,
                     "route": route,
                     "path": req.path,

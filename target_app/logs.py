@@ -31,7 +31,8 @@ class ContextFilter(logging.Filter):
     """Add the request, trace and SQLSTATE fields to each record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if has_request_context():
+        # The access line brings its request id and route along: no lookups for it.
+        if "request_id" not in record.__dict__ and has_request_context():
             record.request_id = g.get("request_id")
             rule = request.url_rule
             record.route = rule.rule if rule is not None else None
@@ -98,9 +99,22 @@ class JsonLinesFormatter(logging.Formatter):
         return f"{self._second_text}.{millis:03d}Z"
 
 
+class JsonLinesHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A StreamHandler that flushes each line under the lock `handle` already holds."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.stream.write(self.format(record) + "\n")
+            self.stream.flush()
+        except RecursionError:  # as StreamHandler does
+            raise
+        except Exception:
+            self.handleError(record)
+
+
 def json_handler(*, service: str, stream: TextIO) -> logging.Handler:
     """Return a handler writing the shop's JSON lines to `stream`."""
-    handler = logging.StreamHandler(stream)
+    handler = JsonLinesHandler(stream)
     handler.setFormatter(JsonLinesFormatter(service=service))
     handler.addFilter(ContextFilter())
     return handler
