@@ -9,7 +9,10 @@ the same moment. (Alternating runs one shop at a time was tried first: on a
 shared 2-core VM the same shop's CPU per request moved by up to 40 % between
 consecutive runs, more than the difference being measured.) Each round's
 on/off ratio is taken within the round; the result is the median over
-rounds. A short unmeasured run warms both shops up first. Results go to
+rounds. Every round starts two fresh shops and warms each workload up with a
+short unmeasured run: with the same two shops through all rounds, whole runs
+of the same code moved by several points (0.871 and 0.902), as if where the
+kernel had placed their processes decided it. Results go to
 results/bench-overhead.{json,md}.
 """
 
@@ -20,12 +23,15 @@ import csv
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -43,8 +49,8 @@ SHOPPERS = Path(__file__).with_name("overhead_shoppers.py")
 WORKLOADS = {"catalog": "CatalogShopper", "checkout": "CheckoutShopper"}
 SIDES = ("on", "off")
 RESTOCK = "UPDATE products SET stock = 1000000 WHERE id <= 200"
-#: A first run per shop and workload, not measured: connection pools, caches, imports.
-WARM_UP_S = 5
+#: A first run per round and workload, not measured: connection pools, compiled statements.
+WARM_UP_S = 3
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,33 @@ def start_shop(
     ]  # fmt: skip
     log = (logs / f"shop-{side}.log").open("ab")
     return subprocess.Popen(argv, env=env, stdout=log, stderr=log, start_new_session=True)
+
+
+@contextmanager
+def running_shops(
+    settings: StackSettings,
+) -> Iterator[tuple[dict[str, subprocess.Popen[bytes]], dict[str, str]]]:
+    """Start the on and off shops, wait until both answer, and stop them (by process group)."""
+    logs = settings.state_path / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    urls = {side: f"http://127.0.0.1:{free_port()}" for side in SIDES}
+    shops: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        for side in SIDES:
+            shops[side] = start_shop(settings, side, int(urls[side].rsplit(":", 1)[1]), logs)
+        for side in SIDES:
+            wait_healthy(urls[side], shops[side])
+        yield shops, urls
+    finally:
+        for proc in shops.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGINT)
+        for proc in shops.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
 
 
 def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
@@ -227,7 +260,7 @@ def write_results(summary: dict[str, object]) -> None:
         "# Instrumentation overhead",
         "",
         f"{summary['when']}, {summary['machine']}; {summary['load']}; "
-        f"{summary['rounds']} rounds, both shops loaded at once; ratios are medians of each "
+        f"{summary['rounds']} rounds, two fresh shops each round, both loaded at once; ratios are medians of each "
         "round's on/off. Command: `make bench-overhead`.",
         "",
         "| workload | on (req/s) | off (req/s) | on / off | range over rounds | throughput lost "
@@ -274,48 +307,37 @@ def main() -> None:
     stack = Stack(
         settings, services=[s for s in services(settings) if s.name in ("postgres", "redis")]
     )
-    shops: dict[str, subprocess.Popen[bytes]] = {}
     runs: list[Run] = []
     try:
-        print("starting PostgreSQL and Redis, and the two shops ...", flush=True)
+        print("starting PostgreSQL and Redis ...", flush=True)
         stack.up()
-        logs = settings.state_path / "logs"
-        urls = {side: f"http://127.0.0.1:{free_port()}" for side in SIDES}
-        for side in SIDES:
-            shops[side] = start_shop(settings, side, int(urls[side].rsplit(":", 1)[1]), logs)
-        for side in SIDES:
-            wait_healthy(urls[side], shops[side])
         engine = create_engine(settings.database_url)
-        print("warming up both shops (not measured) ...", flush=True)
-        for user_class in WORKLOADS.values():
-            side_by_side(shops, urls, user_class, args.users, WARM_UP_S, state)
         for n in range(1, args.rounds + 1):
-            for workload, user_class in WORKLOADS.items():
-                with engine.begin() as conn:
-                    conn.execute(text(RESTOCK))
-                measured = side_by_side(shops, urls, user_class, args.users, args.seconds, state)
-                for side in SIDES:
-                    stats, per_request = measured[side]
-                    run = Run(workload, side, n, **stats, shop_cpu_ms_per_request=per_request)  # type: ignore[arg-type]
-                    runs.append(run)
-                    print(
-                        f"round {n} {workload:<8} {side:<3} {run.rps:7.0f} req/s  "
-                        f"p99 {run.p99_ms:5.0f} ms  failures {run.failures}  "
-                        f"locust cpu {run.loadgen_cpu_percent}%  "
-                        f"shop cpu {run.shop_cpu_ms_per_request} ms/request",
-                        flush=True,
+            # Fresh shops each round: where the kernel places their processes (which
+            # share a core with which) moved whole runs by several points when two
+            # shops lived through every round; new ones each round average that out.
+            print(f"round {n}: starting both shops and warming them up ...", flush=True)
+            with running_shops(settings) as (shops, urls):
+                for workload, user_class in WORKLOADS.items():
+                    with engine.begin() as conn:
+                        conn.execute(text(RESTOCK))
+                    side_by_side(shops, urls, user_class, args.users, WARM_UP_S, state)
+                    measured = side_by_side(
+                        shops, urls, user_class, args.users, args.seconds, state
                     )
+                    for side in SIDES:
+                        stats, per_request = measured[side]
+                        run = Run(workload, side, n, **stats, shop_cpu_ms_per_request=per_request)  # type: ignore[arg-type]
+                        runs.append(run)
+                        print(
+                            f"round {n} {workload:<8} {side:<3} {run.rps:7.0f} req/s  "
+                            f"p99 {run.p99_ms:5.0f} ms  failures {run.failures}  "
+                            f"locust cpu {run.loadgen_cpu_percent}%  "
+                            f"shop cpu {run.shop_cpu_ms_per_request} ms/request",
+                            flush=True,
+                        )
         engine.dispose()
     finally:
-        for proc in shops.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, 2)
-        for proc in shops.values():
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, 9)
-                proc.wait()
         stack.down()
         shutil.rmtree(state, ignore_errors=True)
 
