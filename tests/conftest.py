@@ -15,6 +15,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -22,7 +23,7 @@ import pytest  # noqa: E402
 from flask import Flask  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
 from redis import Redis  # noqa: E402
-from sqlalchemy import Engine, create_engine, insert  # noqa: E402
+from sqlalchemy import Engine, create_engine, event, insert  # noqa: E402
 
 from chaos.ports import free_port  # noqa: E402
 from chaos.settings import StackSettings, load_stack_settings  # noqa: E402
@@ -124,6 +125,22 @@ def redis_client(stack: Stack) -> Iterator[Redis]:
 
 
 AppFactory = Callable[..., Flask]
+
+
+@contextmanager
+def recorded_statements(app: Flask) -> Iterator[list[str]]:
+    """Record every statement the app's engine runs in the block, independently of the shop."""
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        seen.append(statement)
+
+    engine = app.extensions["db_engine"]
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 @pytest.fixture

@@ -3,36 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable
 
 import gevent
 import pytest
 from flask import Flask
 from prometheus_client import REGISTRY
-from sqlalchemy import Engine, event, update
+from sqlalchemy import Engine, update
 
 from target_app.models import Product
 from target_app.schemas import ProductOut
 from target_app.services.catalog_cache import CatalogCache
-from tests.conftest import AppFactory
-
-
-@contextmanager
-def statements(app: Flask) -> Iterator[list[str]]:
-    """Collect the SQL statements the app's engine runs inside the block."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    engine = app.extensions["db_engine"]
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+from tests.conftest import AppFactory, recorded_statements
 
 
 def counted(kind: str, view: str) -> float:
@@ -52,7 +34,7 @@ def test_off_by_default_every_read_runs_sql(
     client = app.test_client()
     hits = counted("hits", "detail")
     for _ in range(2):
-        with statements(app) as seen:
+        with recorded_statements(app) as seen:
             assert client.get(f"/products/{product}").status_code == 200
         assert seen
     assert counted("hits", "detail") == hits
@@ -66,9 +48,9 @@ def test_a_second_detail_read_runs_no_sql_and_counts_a_hit(
     client = app.test_client()
     hits, misses = counted("hits", "detail"), counted("misses", "detail")
 
-    with statements(app) as first_sql:
+    with recorded_statements(app) as first_sql:
         first = client.get(f"/products/{product}")
-    with statements(app) as second_sql:
+    with recorded_statements(app) as second_sql:
         second = client.get(f"/products/{product}")
 
     assert first_sql and not second_sql
@@ -90,7 +72,7 @@ def test_list_and_search_pages_are_cached_too(
     client = app.test_client()
     hits = counted("hits", view)
     first = client.get(path).get_json()
-    with statements(app) as seen:
+    with recorded_statements(app) as seen:
         second = client.get(path).get_json()
         other_page = client.get(path + "&page=2")
     assert not seen and second == first
@@ -134,7 +116,7 @@ def test_the_copy_answers_exactly_as_the_database_does(
     assert copy.test_client().get("/products/1").status_code == 200  # the copy is made
     for path in QUERIES:
         expected = database.test_client().get(path)
-        with statements(copy) as seen:
+        with recorded_statements(copy) as seen:
             got = copy.test_client().get(path)
         assert not seen, path  # answered from the copy
         assert got.status_code == expected.status_code == 200, path
@@ -179,7 +161,7 @@ def test_turning_the_cache_off_at_runtime_reads_fresh_rows_at_once(
     client.get(f"/products/{product}")
     app.extensions["runtime_settings"].set("catalog_cache_ttl_s", 0)
     time.sleep(app.extensions["settings"].switch_refresh_s)
-    with statements(app) as seen:
+    with recorded_statements(app) as seen:
         client.get(f"/products/{product}")
     assert seen
 
@@ -193,7 +175,7 @@ def test_a_catalog_too_big_to_copy_is_read_from_the_database(
     client = app.test_client()
     misses = counted("misses", "detail")
     for _ in range(2):
-        with statements(app) as seen:
+        with recorded_statements(app) as seen:
             assert client.get(f"/products/{product}").status_code == 200
         assert seen
     assert counted("misses", "detail") == misses + 2
@@ -213,7 +195,7 @@ def test_an_unknown_product_is_not_cached(make_app: AppFactory) -> None:
     app = cached_app(make_app, 30)
     client = app.test_client()
     for _ in range(2):
-        with statements(app) as seen:
+        with recorded_statements(app) as seen:
             assert client.get("/products/2147483647").status_code == 404
         assert seen
 

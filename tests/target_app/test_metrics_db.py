@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.exc import DataError
 
 from target_app.db_metrics import operation_of
+from tests.conftest import recorded_statements
 from tests.target_app.metrics_text import value
 
 DURATION = "shop_db_statement_duration_seconds"
@@ -28,22 +28,6 @@ def connected(app: Flask) -> None:
 
 def scrape(client: FlaskClient) -> str:
     return client.get("/metrics").get_data(as_text=True)
-
-
-@contextmanager
-def counted_statements(app: Flask) -> Iterator[list[str]]:
-    """Record every statement the app's engine runs, independently of the shop's listeners."""
-    seen: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        seen.append(statement)
-
-    engine = app.extensions["db_engine"]
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 @pytest.mark.parametrize(
@@ -74,7 +58,7 @@ def test_statements_are_timed_by_operation(
     (a,) = new_products(5)
     cart_id = new_cart((a, 2))
     before = scrape(client)
-    with counted_statements(app) as seen:
+    with recorded_statements(app) as seen:
         assert client.post(f"/carts/{cart_id}/checkout").status_code == 201
     after = scrape(client)
 
@@ -115,10 +99,10 @@ def test_queries_per_request_counts_each_requests_statements(
     (a, b) = new_products(5, 5)
     cart_id = new_cart((a, 1), (b, 1))
     before = scrape(client)
-    with counted_statements(app) as seen:
+    with recorded_statements(app) as seen:
         assert client.post(f"/carts/{cart_id}/checkout").status_code == 201
     checkout_statements = len(seen)
-    with counted_statements(app) as seen:
+    with recorded_statements(app) as seen:
         assert client.get("/products?per_page=5").status_code == 200
     listing_statements = len(seen)
     after = scrape(client)
@@ -147,7 +131,7 @@ def test_a_request_without_statements_counts_zero(client: FlaskClient) -> None:
 
 def test_statements_outside_a_request_count_towards_none(app: Flask, client: FlaskClient) -> None:
     before = scrape(client)
-    with counted_statements(app) as seen:
+    with recorded_statements(app) as seen:
         with app.extensions["db_engine"].connect() as conn:
             conn.execute(text("SELECT 1"))
         outside = len(seen)
