@@ -19,20 +19,11 @@ from chaos.errors import MissingDependencyError
 from chaos.monitoring import prometheus
 from chaos.monitoring.prometheus import PrometheusClient, PrometheusError
 from chaos.settings import StackSettings
-from chaos.stack.service import NotReady, Service
+from chaos.stack.service import NotReady, Service, program
 
 CHECK_TIMEOUT_S = 2.0
 # `make setup` builds rq-exporter's own venv here (it needs redis<6, the shop uses redis 8).
 RQ_EXPORTER_VENV = Path(__file__).resolve().parents[2] / ".venv-rq-exporter"
-
-
-def _program(name: str, package: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise MissingDependencyError(
-            f"{name} not found; run `make setup` (installs the Debian package {package})"
-        )
-    return path
 
 
 def _http_ready(url: str) -> None:
@@ -72,11 +63,10 @@ def _listen(settings: StackSettings, port: int) -> str:
 
 
 def _prometheus_argv(settings: StackSettings) -> list[str]:
-    program = _program("prometheus", "prometheus")
     data = settings.state_path / "prometheus" / "data"
     data.mkdir(parents=True, exist_ok=True)
     return [
-        program,
+        program("prometheus", "prometheus"),
         f"--config.file={prometheus.config_path(settings)}",
         f"--storage.tsdb.path={data}",
         f"--storage.tsdb.retention.time={prometheus.RETENTION}",
@@ -99,7 +89,7 @@ def _postgres_exporter_argv(settings: StackSettings) -> list[str]:
     return [
         shutil.which("env") or "/usr/bin/env",
         f"DATA_SOURCE_NAME={_postgres_dsn(settings)}",
-        _program("prometheus-postgres-exporter", "prometheus-postgres-exporter"),
+        program("prometheus-postgres-exporter", "prometheus-postgres-exporter"),
         f"--web.listen-address={_listen(settings, settings.postgres_exporter_port)}",
         f"--extend.query-path={prometheus.POSTGRES_QUERIES}",
     ]
@@ -107,13 +97,13 @@ def _postgres_exporter_argv(settings: StackSettings) -> list[str]:
 
 def _redis_exporter_argv(settings: StackSettings) -> list[str]:
     return [
-        _program("prometheus-redis-exporter", "prometheus-redis-exporter"),
+        program("prometheus-redis-exporter", "prometheus-redis-exporter"),
         f"--redis.addr={settings.redis_url}",
         f"--web.listen-address={_listen(settings, settings.redis_exporter_port)}",
     ]
 
 
-def rq_exporter_program(settings: StackSettings) -> Path:
+def rq_exporterprogram(settings: StackSettings) -> Path:
     """Return rq-exporter's program: FAULTYARD_RQ_EXPORTER_BIN, or the repo's own venv's."""
     path = settings.rq_exporter_bin or RQ_EXPORTER_VENV / "bin" / "rq-exporter"
     if not path.is_file():
@@ -126,7 +116,7 @@ def rq_exporter_program(settings: StackSettings) -> Path:
 
 def _rq_exporter_argv(settings: StackSettings) -> list[str]:
     return [
-        str(rq_exporter_program(settings)),
+        str(rq_exporterprogram(settings)),
         "--host",
         settings.host,
         "--port",
@@ -148,6 +138,23 @@ def _rq_dashboard_argv(settings: StackSettings) -> list[str]:
     ]
 
 
+def _exporter(name: str, argv: Callable[[StackSettings], list[str]], setting: str) -> Service:
+    """An exporter on the port `{setting}_port`, ready once `{setting}_url` answers 200."""
+
+    def url(settings: StackSettings) -> str:
+        return str(getattr(settings, f"{setting}_url"))
+
+    port = f"{setting}_port"
+    return Service(
+        name=name,
+        stage=0,
+        argv=argv,
+        ready=metrics_ready(url),
+        address=url,
+        ports=lambda s: [(getattr(s, port), f"FAULTYARD_{port.upper()}")],
+    )
+
+
 def monitoring_services(settings: StackSettings) -> list[Service]:
     """Return the monitoring services; they start alongside the data stores (stage 0)."""
     return [
@@ -160,30 +167,9 @@ def monitoring_services(settings: StackSettings) -> list[Service]:
             ports=lambda s: [(s.prometheus_port, "FAULTYARD_PROMETHEUS_PORT")],
             prepare=prometheus.write_config,
         ),
-        Service(
-            name="postgres-exporter",
-            stage=0,
-            argv=_postgres_exporter_argv,
-            ready=metrics_ready(lambda s: s.postgres_exporter_url),
-            address=lambda s: s.postgres_exporter_url,
-            ports=lambda s: [(s.postgres_exporter_port, "FAULTYARD_POSTGRES_EXPORTER_PORT")],
-        ),
-        Service(
-            name="redis-exporter",
-            stage=0,
-            argv=_redis_exporter_argv,
-            ready=metrics_ready(lambda s: s.redis_exporter_url),
-            address=lambda s: s.redis_exporter_url,
-            ports=lambda s: [(s.redis_exporter_port, "FAULTYARD_REDIS_EXPORTER_PORT")],
-        ),
-        Service(
-            name="rq-exporter",
-            stage=0,
-            argv=_rq_exporter_argv,
-            ready=metrics_ready(lambda s: s.rq_exporter_url),
-            address=lambda s: s.rq_exporter_url,
-            ports=lambda s: [(s.rq_exporter_port, "FAULTYARD_RQ_EXPORTER_PORT")],
-        ),
+        _exporter("postgres-exporter", _postgres_exporter_argv, "postgres_exporter"),
+        _exporter("redis-exporter", _redis_exporter_argv, "redis_exporter"),
+        _exporter("rq-exporter", _rq_exporter_argv, "rq_exporter"),
         Service(
             name="rq-dashboard",
             stage=0,

@@ -20,6 +20,7 @@ Probe semantics, for whoever evaluates them:
 
 from __future__ import annotations
 
+import json
 import math
 import operator
 from collections.abc import Callable
@@ -326,8 +327,6 @@ class LoadProfile(Frozen):
         self, *, users: int | None = None, duration_s: float | None = None
     ) -> list[str]:
         """Return Locust's command-line options and user classes for this profile."""
-        import json
-
         weights = [{"user_class_name": n, "weight": w} for n, w in self.journeys.items()]
         return [
             "--users", str(users or self.users),

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from chaos.errors import MissingDependencyError
 from chaos.settings import StackSettings
+
+
+def program(name: str, package: str) -> str:
+    """Return the path of an installed program, or say which Debian package `make setup` adds."""
+    path = shutil.which(name)
+    if path is None:
+        raise MissingDependencyError(
+            f"{name} not found; run `make setup` (installs the Debian package {package})"
+        )
+    return path
 
 
 class NotReady(Exception):

@@ -6,21 +6,11 @@ import shutil
 import signal
 import sys
 
-from chaos.errors import MissingDependencyError
 from chaos.monitoring.services import monitoring_services
 from chaos.settings import StackSettings
 from chaos.stack import health, postgres
-from chaos.stack.service import Service
+from chaos.stack.service import Service, program
 from chaos.toxiproxy import ToxiproxyClient
-
-
-def _program(name: str, package: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise MissingDependencyError(
-            f"{name} not found; run `make setup` (installs the Debian package {package})"
-        )
-    return path
 
 
 def _init_postgres(settings: StackSettings) -> None:
@@ -46,7 +36,7 @@ def _redis_argv(settings: StackSettings) -> list[str]:
     data = settings.state_path / "redis"
     data.mkdir(parents=True, exist_ok=True)
     return [
-        _program("redis-server", "redis-server"),
+        program("redis-server", "redis-server"),
         "--bind",
         settings.host,
         "--port",
