@@ -13,7 +13,7 @@ from target_app import metrics
 
 
 def job_label(job: Job) -> str:
-    """Return the job's function name as the `job` label (as shop_jobs_total has it)."""
+    """Return the job's function name as metrics label it (`function`) and spans name it."""
     try:
         func_name = job.func_name
     except DeserializationError:

@@ -119,19 +119,36 @@ class RuntimeSettings:
         self.path = self._file.path
         self._parsed_from: dict[str, Any] | None = None
         self._overrides: dict[str, Value] = {}
+        # The last apply(): (settings, the stored dict it used, the result).
+        self._applied: tuple[ShopSettings, dict[str, Any] | None, ShopSettings] | None = None
 
     def overrides(self) -> dict[str, Value]:
         """Return the settings changed at runtime (valid entries only), refreshed if changed."""
+        return dict(self._refreshed())
+
+    def _refreshed(self) -> dict[str, Value]:
         stored = self._file.read()
         if stored is not self._parsed_from:
             self._overrides = _valid(stored)
             self._parsed_from = stored
-        return dict(self._overrides)
+        return self._overrides
 
     def apply(self, settings: ShopSettings) -> ShopSettings:
-        """Return `settings` with the runtime overrides in place (the same object if none)."""
-        overrides = self.overrides()
-        return settings.model_copy(update=overrides) if overrides else settings
+        """Return `settings` with the runtime overrides in place (the same object if none).
+
+        Requests call this: the copy is made again only when the overrides change.
+        """
+        overrides = self._refreshed()
+        if not overrides:
+            return settings
+        applied = self._applied
+        if applied is None or applied[0] is not settings or applied[1] is not self._parsed_from:
+            applied = self._applied = (
+                settings,
+                self._parsed_from,
+                settings.model_copy(update=overrides),
+            )
+        return applied[2]
 
     def set(self, name: str, value: object) -> Value:
         """Validate and store a setting for every process; return the stored value."""
@@ -139,8 +156,8 @@ class RuntimeSettings:
         self._file.update(lambda stored: {**_valid(stored), name: checked})
         return checked
 
-    def reset(self, name: str | None = None) -> dict[str, Value]:
-        """Drop one override (or every one): back to the environment's value; return the rest."""
+    def reset(self, name: str | None = None) -> None:
+        """Drop one override (or every one): back to the environment's value."""
         if name is not None and name not in REGISTRY:
             raise UnknownSettingError(name)
         self._file.update(
@@ -148,7 +165,6 @@ class RuntimeSettings:
                 {} if name is None else {k: v for k, v in _valid(stored).items() if k != name}
             )
         )
-        return self.overrides()
 
 
 def _valid(stored: dict[str, Any]) -> dict[str, Value]:

@@ -69,7 +69,6 @@ class SwitchBoard:
     def __init__(self, path: Path | str, *, refresh_s: float = 0.2) -> None:
         self._file = SharedStateFile(path, refresh_s=refresh_s)
         self.path = self._file.path
-        self.refresh_s = refresh_s
 
     def is_on(self, name: str) -> bool:
         """Return whether the bug behind `name` is switched on."""

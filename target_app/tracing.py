@@ -270,7 +270,9 @@ class TracedJobsMixin:
     """An RQ worker mixin: each job runs in a CONSUMER span continuing its enqueuer's trace."""
 
     def perform_job(self, job: Job, queue: Queue) -> bool:
-        name = _job_name(job)
+        from target_app.job_metrics import job_label  # RQ stays out of the web process
+
+        name = job_label(job)
         attributes = {
             "messaging.system": "rq",
             "messaging.operation.type": "process",
@@ -285,12 +287,3 @@ class TracedJobsMixin:
         if exc_info and exc_info[1] is not None:
             record_error(exc_info[1])
         super().handle_exception(job, *exc_info)  # type: ignore[misc]
-
-
-def _job_name(job: Job) -> str:
-    from rq.exceptions import DeserializationError
-
-    try:
-        return job.func_name.rsplit(".", 1)[-1]
-    except DeserializationError:
-        return "<undeserializable>"

@@ -129,9 +129,14 @@ class CatalogCache:
         self._snapshot: Snapshot | None = None
         self._too_big_at: float | None = None
         self._loading = threading.Lock()
-        for view in VIEWS:  # every series exists from the start, at 0
-            metrics.CATALOG_CACHE_HITS.labels(view)
-            metrics.CATALOG_CACHE_MISSES.labels(view)
+        # Every series exists from the start, at 0; requests count without a label lookup.
+        self._counters = {
+            (view, hit): (
+                metrics.CATALOG_CACHE_HITS if hit else metrics.CATALOG_CACHE_MISSES
+            ).labels(view)
+            for view in VIEWS
+            for hit in (True, False)
+        }
 
     def snapshot(self, *, ttl_s: float, load: Loader) -> tuple[Snapshot | None, bool]:
         """Return a copy younger than `ttl_s` (or the previous one while another request
@@ -171,11 +176,6 @@ class CatalogCache:
         if self._snapshot is not None:
             self._snapshot.changed.update(product_ids)
 
-    def clear(self) -> None:
-        """Drop the copy: the next read reloads it."""
-        self._snapshot = None
-
-    @staticmethod
-    def count(view: View, *, hit: bool) -> None:
+    def count(self, view: View, *, hit: bool) -> None:
         """Count an answer served from the copy (hit) or read from the database (miss)."""
-        (metrics.CATALOG_CACHE_HITS if hit else metrics.CATALOG_CACHE_MISSES).labels(view).inc()
+        self._counters[view, hit].inc()
