@@ -17,6 +17,11 @@ from chaos.errors import ConfigError
 COMPOSE_STATE_DIR = Path(".faultyard-compose")
 
 
+def libpq_url(database_url: str) -> str:
+    """Return a stack database URL (SQLAlchemy's `postgresql+psycopg://`) as libpq takes it."""
+    return database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
 class StackSettings(BaseSettings):
     """Where the stack lives and listens; the CLI takes its defaults from here."""
 

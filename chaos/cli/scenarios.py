@@ -18,6 +18,7 @@ from rich.text import Text
 
 from chaos.errors import StackError
 from chaos.scenarios.catalogue import get_scenario, load_catalogue
+from chaos.scenarios.load import locustfile
 from chaos.scenarios.model import Probe, Scenario
 from chaos.settings import load_stack_settings
 
@@ -140,13 +141,6 @@ def show(name: str, as_json: bool) -> None:
         click.echo(json.dumps(scenario.model_dump(mode="json"), indent=2))
         return
     emit(*render_scenario(scenario))
-
-
-def locustfile() -> Path:
-    """Return the shoppers' Locust file."""
-    import scenarios
-
-    return Path(scenarios.__file__).with_name("locustfile.py")
 
 
 def check_shop(url: str) -> None:

@@ -41,6 +41,7 @@ from prometheus_client.registry import Collector
 from chaos.exporter.outbox_tail import OutboxRow, OutboxTail
 from chaos.exporter.polling import Poller
 from chaos.exporter.stream import StreamWatch
+from chaos.settings import libpq_url
 
 WINDOW_ORDERS = 10_000
 CONNECT_TIMEOUT_S = 2  # libpq's minimum
@@ -119,8 +120,7 @@ class ShopInvariants:
     def __init__(
         self, database_url: str, watch: StreamWatch, *, window: int = WINDOW_ORDERS
     ) -> None:
-        # The stack's URLs name SQLAlchemy's driver; libpq wants the plain scheme.
-        self.url = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+        self.url = libpq_url(database_url)
         self.watch = watch
         self.window = window
         self.tail = OutboxTail()

@@ -17,7 +17,7 @@ import requests
 
 from chaos.dashboards.promql import PrometheusClient, PrometheusError
 from chaos.scenarios.model import HTTPProbe, Probe, PromQLProbe, SQLProbe
-from chaos.settings import StackSettings
+from chaos.settings import StackSettings, libpq_url
 
 #: PromQL and SQL probes answer fast or not at all: a probe is polled every second.
 QUERY_TIMEOUT_S = 3.0
@@ -56,7 +56,7 @@ def promql_value(client: PrometheusClient, expr: str) -> float | None:
 
 def _conninfo(settings: StackSettings) -> str:
     # Straight to PostgreSQL, not through the proxy: an SQL probe answers during network faults.
-    return settings.database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    return libpq_url(settings.database_url)
 
 
 class Prober:

@@ -37,9 +37,13 @@ def _stats() -> dict[int, tuple[str, int]]:
     return found
 
 
-def tree(root: int) -> list[int]:
-    """Return a process and all its descendants, parents first (empty if it is gone)."""
-    stats = _stats()
+def tree(root: int, stats: dict[int, tuple[str, int]] | None = None) -> list[int]:
+    """Return a process and all its descendants, parents first (empty if it is gone).
+
+    `stats` is a process table from `_stats()` already read, else it is read now.
+    """
+    if stats is None:
+        stats = _stats()
     children: dict[int, list[int]] = defaultdict(list)
     for pid, (_state, ppid) in stats.items():
         children[ppid].append(pid)
@@ -54,7 +58,7 @@ def tree(root: int) -> list[int]:
 def stopped(root: int) -> list[int]:
     """Return the members of a process's tree that are stopped (SIGSTOP, state T)."""
     stats = _stats()
-    return [pid for pid in tree(root) if stats.get(pid, ("", 0))[0] == "T"]
+    return [pid for pid in tree(root, stats) if stats[pid][0] == "T"]
 
 
 def signal_tree(record: ProcessRecord, sig: int) -> int:

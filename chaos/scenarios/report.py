@@ -14,6 +14,7 @@ from pathlib import Path
 from chaos.dashboards.faults import FaultWindow
 from chaos.dashboards.model import series_dashboard
 from chaos.errors import FaultyardError
+from chaos.scenarios import verdict
 from chaos.scenarios.journal import Journal, ProbeLog, Reading
 from chaos.scenarios.model import Scenario
 from chaos.scenarios.panel import GRAFANA_UNITS, grouping_labels
@@ -75,11 +76,7 @@ def _plus(journal: Journal, moment: float | None) -> str:
 def _value(reading: Reading | None) -> str:
     if reading is None:
         return "-"
-    if reading.error:
-        return f"({reading.error})"
-    if reading.detail:
-        return reading.detail
-    return "no data" if reading.value is None else f"{reading.value:.4g}"
+    return f"({reading.error})" if reading.error else verdict.shown(reading)
 
 
 def _cell(text: str) -> str:

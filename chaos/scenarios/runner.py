@@ -272,7 +272,7 @@ class Runner:
                     "wait for it to finish, or stop it and run `faultyard reset`"
                 )
             undone = []
-            if read_active(self.stack.settings) is not None:
+            if other is not None:
                 # Before up(): a killed run's damage (a leaked pool) can make a service unhealthy.
                 undone = undo_active(self.injector)
             states = self.stack.up()

@@ -23,6 +23,7 @@ from chaos.exporter.invariants import Ledger, oversold_units
 from chaos.exporter.outbox_tail import OutboxTail
 from chaos.exporter.processes import ProcessCollector
 from chaos.exporter.stream import StreamWatch, utc_now
+from chaos.settings import libpq_url
 from chaos.stack import process
 from chaos.stack.manager import Stack
 from chaos.toxiproxy import ToxiproxyClient
@@ -366,7 +367,7 @@ def _insert_event(conn: psycopg.Connection) -> int:
 
 def test_outbox_tail_hands_over_late_commits_once(scratch_database: str) -> None:
     """An event committed after a greater id was read still comes, once; a rollback's id settles."""
-    url = scratch_database.replace("postgresql+psycopg://", "postgresql://", 1)
+    url = libpq_url(scratch_database)
     tail = OutboxTail()
     with (
         psycopg.connect(url, autocommit=True) as reader,
@@ -394,7 +395,7 @@ def test_outbox_tail_hands_over_late_commits_once(scratch_database: str) -> None
 
 
 def test_outbox_tail_catches_up_in_batches(scratch_database: str) -> None:
-    url = scratch_database.replace("postgresql+psycopg://", "postgresql://", 1)
+    url = libpq_url(scratch_database)
     tail = OutboxTail(batch=2)
     with psycopg.connect(url, autocommit=True) as conn:
         ids = [_insert_event(conn) for _ in range(5)]

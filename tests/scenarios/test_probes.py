@@ -14,6 +14,7 @@ from chaos.scenarios.model import HTTPProbe, PromQLProbe, SQLProbe
 from chaos.scenarios.probes import Prober
 from chaos.settings import load_stack_settings
 from chaos.stack.manager import Stack
+from tests.conftest import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -21,6 +22,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def prober(stack: Stack) -> Iterator[Prober]:
     prober = Prober(stack.settings)
+    # A Prometheus started moments ago (this file run alone) may not have scraped yet.
+    self_scraped = promql('sum(up{job="prometheus"})', "==", 1)
+    eventually(lambda: prober.evaluate(self_scraped).holds, "Prometheus to scrape itself")
     yield prober
     prober.close()
 
