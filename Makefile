@@ -18,7 +18,7 @@ DEBIAN_PACKAGES += prometheus prometheus-postgres-exporter prometheus-redis-expo
 DEBIAN_PACKAGES += docker-compose
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-packages up down status logs test test-fast lint format lock bench bench-proxy bench-overhead scenario clean
+.PHONY: help setup system-packages up down status logs test test-fast lint format lock bench bench-proxy bench-overhead bench-calls scenario clean
 .PHONY: compose-config compose-up compose-down
 
 help: ## List the targets
@@ -71,13 +71,16 @@ test: setup ## Run the whole test suite (starts a private stack on free ports)
 test-fast: setup ## Run the tests not marked slow
 	$(BIN)/python -m pytest -m "not slow"
 
-bench: bench-proxy bench-overhead ## Run every benchmark (results in results/)
+bench: bench-proxy bench-overhead bench-calls ## Run every benchmark (results in results/)
 
 bench-proxy: setup ## pgbench direct vs through the embedded proxy, and a 100 ms latency toxic
 	$(BIN)/python -m chaos.bench.proxy
 
 bench-overhead: setup ## Shop throughput (catalog, checkout) with all instrumentation on vs off
 	$(BIN)/python -m chaos.bench.overhead
+
+bench-calls: setup ## Python calls a shop request makes with all instrumentation on vs off (exact, no load)
+	$(BIN)/python -m chaos.bench.calls
 
 lint: setup ## ruff check and format check
 	$(BIN)/ruff check .
@@ -91,7 +94,8 @@ lock: setup ## Re-pin constraints.txt from the venv
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
 
 .PHONY: load
-load: setup ## Locust's web UI on 127.0.0.1:8089 driving shoppers at the running stack (make up first; ARGS="--headless --run-time 30s")
+load: setup ## Locust's web UI on 127.0.0.1:8089 driving shoppers at the stack (started if down; ARGS="--headless --run-time 30s")
+	$(BIN)/faultyard up
 	$(BIN)/python -m chaos load $(ARGS)
 
 # `make scenario NAME`: the word after `scenario` is the scenario's name, not a target;
@@ -119,13 +123,14 @@ regress: setup ## Run every scenario with its fix on (--fixed); fails if any dev
 	if [ -n "$$failed" ]; then echo "regress: deviated or failed:$$failed" >&2; exit 1; fi; \
 	echo "regress: every scenario held its SLO with the fix on"
 
-compose-config: setup ## Regenerate compose/ from the native stack's settings (ports, proxies, scrape jobs)
+# The compose targets need the project (the CLI) but none of the native stack's Debian packages.
+compose-config: $(STAMP) ## Regenerate compose/ from the native stack's settings (ports, proxies, scrape jobs)
 	$(BIN)/python -m chaos.compose generate
 
-compose-up: setup ## The full stack in Docker: real Toxiproxy, Grafana, Prometheus, Jaeger, Locust UI (needs an engine)
+compose-up: $(STAMP) ## The full stack in Docker: real Toxiproxy, Grafana, Prometheus, Jaeger, Locust UI (needs an engine)
 	$(BIN)/python -m chaos.compose up
 
-compose-down: setup ## Stop the compose stack (VOLUMES=1 also removes its data)
+compose-down: $(STAMP) ## Stop the compose stack (VOLUMES=1 also removes its data)
 	$(BIN)/python -m chaos.compose down $(if $(filter 1 yes true,$(VOLUMES)),--volumes)
 
 clean: down ## Stop the stack and remove the venv and the state folder

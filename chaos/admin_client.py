@@ -46,6 +46,14 @@ class AdminClient:
         """Put every runtime setting back to its default."""
         return self._call("POST", "/admin/settings/reset")["settings"]  # type: ignore[no-any-return]
 
+    def switches_pid(self) -> int:
+        """Return the pid of the shop process that answered (each call is a new connection)."""
+        return self._call("GET", "/admin/switches")["pid"]  # type: ignore[no-any-return]
+
+    def reload(self) -> dict[str, Any]:
+        """Ask the shop's gunicorn master to reload gracefully; return its pid and the worker's."""
+        return self._call("POST", "/admin/reload")
+
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         if not self.token:
             raise AdminApiError(

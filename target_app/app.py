@@ -50,9 +50,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["failures"] = RecentFailures()
 
     db.init_app(app, settings)
-    if settings.instrumentation:
-        instrumentation.init_app(app)
-    tracing.init_app(app, settings)
+    request_spans = tracing.init_app(app, settings)
+    if settings.instrumentation:  # off, tracing is off too (ShopSettings)
+        instrumentation.init_app(app, request_spans)
     register_error_handlers(app)
     app.before_request(_reject_unparseable_body)
 

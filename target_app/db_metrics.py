@@ -1,8 +1,7 @@
-"""Statement metrics: run time by SQL operation, and how many statements each request runs."""
+"""Statement metrics: run time by SQL operation (the statements a request runs are counted on
+target_app.request_state)."""
 
 from __future__ import annotations
-
-from contextvars import ContextVar
 
 from prometheus_client.metrics import Histogram
 
@@ -34,9 +33,6 @@ OPERATIONS = frozenset(
 )
 _MAX_CACHED_STATEMENTS = 2000
 
-# One counter per request: set when a request starts, read when it ends. Each
-# gevent greenlet has its own context, so concurrent requests never mix.
-_request_queries: ContextVar[list[int] | None] = ContextVar("request_queries", default=None)
 
 _histograms: dict[str, Histogram] = {}
 
@@ -64,27 +60,6 @@ def _histogram(statement: str) -> Histogram:
     return child
 
 
-def count_request_statement() -> None:
-    """Count one statement towards the current request, if one is being counted."""
-    counter = _request_queries.get()
-    if counter is not None:
-        counter[0] += 1
-
-
 def observe_statement(statement: str, seconds: float) -> None:
     """Record how long a statement ran (or ran until it failed), by its operation."""
     _histogram(statement).observe(seconds)
-
-
-def start_request_count() -> None:
-    """Start counting this request's statements."""
-    _request_queries.set([0])
-
-
-def finish_request_count() -> int | None:
-    """Stop counting and return how many statements the request ran (None if not counting)."""
-    counter = _request_queries.get()
-    if counter is None:
-        return None
-    _request_queries.set(None)
-    return counter[0]

@@ -1,4 +1,4 @@
-"""Per-request metrics (RED by route template), request ids, and access logs."""
+"""The request hooks: metrics (RED by route template), request ids, access logs and request spans."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import logging
 from random import getrandbits
 from time import perf_counter
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 
-from target_app import db_metrics, metrics, sampled_gauges
+from target_app import metrics, request_state, sampled_gauges
+from target_app.logs import DirectLines
+from target_app.request_state import ObservedRequest
+from target_app.span_hooks import RequestSpans
 
-log = logging.getLogger("target_app.access")
+access_log = DirectLines(logging.getLogger("target_app.access"))
 
 UNMATCHED_ROUTE = "<unmatched>"
 
@@ -42,27 +45,36 @@ def new_request_id() -> str:
     return f"{getrandbits(128):032x}"
 
 
-def init_app(app: Flask) -> None:
-    """Time every request and count it by method, route template and status."""
+def init_app(app: Flask, spans: RequestSpans | None = None) -> None:
+    """Time every request, count it by method, route template and status, log it, trace it.
+
+    One hook of each kind does all of it (with `spans`, the requests' SERVER
+    spans too): every hook Flask calls costs its dispatch and a lookup of the
+    request, so the instrumentation adds three hooks, not six.
+    """
     sampled_gauges.sample(metrics.HTTP_IN_FLIGHT, lambda: InFlight.count)
 
-    @app.before_request
     def _start() -> None:
-        app_globals = g._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
-        environ = request.environ
-        app_globals.request_id = environ.get("HTTP_X_REQUEST_ID") or new_request_id()
-        app_globals.request_started = perf_counter()
+        req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
+        observed = ObservedRequest(
+            req.environ.get("HTTP_X_REQUEST_ID") or new_request_id(), perf_counter()
+        )
+        request_state.begin(observed)
         InFlight.count += 1
-        db_metrics.start_request_count()
+        if spans is not None:
+            rule = req.url_rule
+            entered = spans.enter(req, rule.rule if rule is not None else None)
+            if entered is not None:
+                observed.span, observed.span_token = entered
+                observed.recording = entered[0].is_recording()
 
-    @app.after_request
     def _finish(response: Response) -> Response:
-        app_globals = g._get_current_object()  # type: ignore[attr-defined]
-        started = app_globals.pop("request_started", None)
-        if started is None:
+        observed = request_state.current()
+        if observed is None:
             return response
-        elapsed = perf_counter() - started
+        elapsed = perf_counter() - observed.started
         InFlight.count -= 1
+        observed.in_flight = False
         req = request._get_current_object()  # type: ignore[attr-defined]
         rule = req.url_rule
         route = rule.rule if rule is not None else UNMATCHED_ROUTE
@@ -74,20 +86,36 @@ def init_app(app: Flask) -> None:
             children = _route_metrics[key] = _RouteMetrics(method, route, status)
         children.requests.inc()
         children.duration.observe(elapsed)
-        queries = db_metrics.finish_request_count()
-        if queries is not None:
-            children.queries.observe(queries)
-        response.headers["X-Request-ID"] = app_globals.request_id
+        children.queries.observe(observed.statements)
+        response.headers["X-Request-ID"] = observed.request_id
+        if observed.recording:
+            RequestSpans.finish(observed.span, status, observed.request_id)  # type: ignore[arg-type]
         if route not in _UNLOGGED_ROUTES:
-            log.info(
+            access_log.info(
                 "request",
-                extra={
-                    "request_id": app_globals.request_id,
+                {
+                    "request_id": observed.request_id,
                     "method": method,
                     "route": route,
                     "path": req.path,
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),
                 },
+                observed.span,
             )
         return response
+
+    def _end(exc: BaseException | None) -> None:
+        observed = request_state.current()
+        if observed is None:
+            return
+        if observed.in_flight:  # no response was made (an after_request hook failed)
+            InFlight.count -= 1
+        if observed.span is not None:
+            RequestSpans.exit(observed.span, observed.span_token, exc)
+        request_state.end(observed)
+
+    # First of the before_request functions, so the timer and the span cover all of them.
+    app.before_request_funcs.setdefault(None, []).insert(0, _start)
+    app.after_request(_finish)
+    app.teardown_request(_end)

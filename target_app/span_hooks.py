@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from flask import Flask, Response, g, request
+from flask import Request
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import (
@@ -58,19 +58,24 @@ def unsampled_root() -> NonRecordingSpan:
     )
 
 
-def trace_requests(app: Flask, tracer: Tracer, would_sample: Callable[[], bool]) -> None:
-    """Run each request in a SERVER span continuing the caller's `traceparent`, if any.
+class RequestSpans:
+    """The SERVER span of each request, continuing the caller's `traceparent` if any.
 
-    `would_sample` tells whether a new trace would be sampled now (the rate limit);
-    when it would not, the request gets an `unsampled_root` instead of an SDK span.
+    `would_sample` tells whether a new trace would be sampled now (the rate
+    limit); when it would not, the request gets an `unsampled_root` instead of
+    an SDK span. target_app.instrumentation calls `enter` first of the request
+    hooks (the span covers all of them), `finish` with the response, `exit` at
+    teardown.
     """
 
-    def start() -> None:
-        req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
-        rule = req.url_rule
-        route = rule.rule if rule is not None else None
+    def __init__(self, tracer: Tracer, would_sample: Callable[[], bool]) -> None:
+        self.tracer = tracer
+        self.would_sample = would_sample
+
+    def enter(self, req: Request, route: str | None) -> tuple[Span, object] | None:
+        """Start the request's span and make it current; return it and its context token."""
         if route in UNTRACED_ROUTES:
-            return
+            return None
         environ = req.environ
         parent = None
         if "HTTP_TRACEPARENT" in environ:
@@ -81,57 +86,39 @@ def trace_requests(app: Flask, tracer: Tracer, would_sample: Callable[[], bool])
                 }
             )
         method = req.method
-        if parent is None and not would_sample():
+        if parent is None and not self.would_sample():
             span: Span = unsampled_root()
-            g._otel_request = (span, otel_context.attach(trace.set_span_in_context(span)))
-            return
-        span = tracer.start_span(
-            f"{method} {route}" if route else method,
-            context=parent,
-            kind=SpanKind.SERVER,
-            attributes={
-                "http.request.method": method,
-                "http.route": route or "",
-                "url.path": req.path,
-            },
-        )
-        token = otel_context.attach(trace.set_span_in_context(span))
-        g._otel_request = (span, token)
-
-    def finish(response: Response) -> Response:
-        app_globals = g._get_current_object()  # type: ignore[attr-defined]
-        entry = app_globals.get("_otel_request")
-        if entry is not None and entry[0].is_recording():
-            span: Span = entry[0]
-            status = response.status_code
-            span.set_attributes(
-                {
-                    "http.response.status_code": status,
-                    "shop.request_id": app_globals.get("request_id", ""),
-                }
+        else:
+            span = self.tracer.start_span(
+                f"{method} {route}" if route else method,
+                context=parent,
+                kind=SpanKind.SERVER,
+                attributes={
+                    "http.request.method": method,
+                    "http.route": route or "",
+                    "url.path": req.path,
+                },
             )
-            if status >= 500:
-                span.set_status(Status(StatusCode.ERROR))
-        return response
+        return span, otel_context.attach(trace.set_span_in_context(span))
 
-    def end(exc: BaseException | None) -> None:
-        entry = g.pop("_otel_request", None)
-        if entry is None:
-            return
-        span, token = entry
+    @staticmethod
+    def finish(span: Span, status: int, request_id: str) -> None:
+        """Record the response on a recording span: its status (5xx is an error)."""
+        span.set_attributes({"http.response.status_code": status, "shop.request_id": request_id})
+        if status >= 500:
+            span.set_status(Status(StatusCode.ERROR))
+
+    @staticmethod
+    def exit(span: Span, token: object, exc: BaseException | None) -> None:
+        """End the span (failed with `exc`, if any) and detach it."""
         if isinstance(exc, GeneratorExit):
             # A streamed response (SSE) whose client left: the normal end of a stream.
             span.set_attribute("shop.client_disconnected", True)
         elif exc is not None:
             span.record_exception(exc)
             span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
-        otel_context.detach(token)
+        otel_context.detach(token)  # type: ignore[arg-type]
         span.end()
-
-    # First of the before_request functions, so the span covers all of them.
-    app.before_request_funcs.setdefault(None, []).insert(0, start)
-    app.after_request(finish)
-    app.teardown_request(end)
 
 
 def statement_span(tracer: Tracer, statement: str, database: str) -> Span:

@@ -2,8 +2,8 @@
 
 The engine's connections make their cursors from a `watched_cursor` class
 (psycopg's `cursor_factory`), whose `execute` and `executemany` time the
-statement, count it towards the current request and, inside a recorded span,
-wrap it in a CLIENT span. A statement that fails is timed and traced too,
+statement, count it towards the current request (target_app.request_state)
+and, inside a recorded span, wrap it in a CLIENT span. A statement that fails is timed and traced too,
 with its SQLSTATE.
 
 Why not SQLAlchemy's before/after_cursor_execute events: with a listener on
@@ -24,7 +24,7 @@ import psycopg
 from opentelemetry import trace
 from opentelemetry.trace import Span, Tracer
 
-from target_app import db_metrics, span_hooks
+from target_app import db_metrics, request_state, span_hooks
 
 
 class StatementWatch:
@@ -37,11 +37,15 @@ class StatementWatch:
 
     def started(self, query: object) -> tuple[float, Span | None]:
         """Note a statement about to run; return what `finished` needs."""
+        observed = request_state.current()
+        if observed is not None:  # in a request: counted, and traced if the request is
+            observed.statements += 1
+            recording = observed.recording
+        else:  # a job, the relay, a script
+            recording = self.tracer is not None and trace.get_current_span().is_recording()
         span = None
-        if self.tracer is not None and trace.get_current_span().is_recording():
+        if recording and self.tracer is not None:
             span = span_hooks.statement_span(self.tracer, _text(query), self.database)
-        if self.timed:
-            db_metrics.count_request_statement()
         return time.perf_counter(), span
 
     def finished(

@@ -181,22 +181,27 @@ def shutdown() -> None:
         _provider.shutdown()
 
 
-def init_app(app: Flask, settings: ShopSettings) -> None:
-    """Trace every request of the app (but the health checks and metric scrapes)."""
+def init_app(app: Flask, settings: ShopSettings) -> span_hooks.RequestSpans | None:
+    """Trace every request of the app (but the health checks and metric scrapes).
+
+    Return the shop's own request spans, for the request hooks to run
+    (target_app.instrumentation); None when tracing is off or when
+    opentelemetry-instrumentation-flask makes the spans instead.
+    """
     provider = setup(settings, service="shop")
     if provider is None:
-        return
+        return None
     if settings.tracing_library_instrumentation:
         from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
         FlaskInstrumentor().instrument_app(
             app, tracer_provider=provider, excluded_urls=",".join(span_hooks.UNTRACED_ROUTES)
         )
-    else:
-        assert _entry_sampler is not None
-        span_hooks.trace_requests(
-            app, provider.get_tracer("target_app.requests"), _entry_sampler.would_sample
-        )
+        return None
+    assert _entry_sampler is not None
+    return span_hooks.RequestSpans(
+        provider.get_tracer("target_app.requests"), _entry_sampler.would_sample
+    )
 
 
 def instrument_engine(engine: Engine, settings: ShopSettings) -> None:

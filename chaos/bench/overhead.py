@@ -20,14 +20,11 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
-import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -39,12 +36,10 @@ import psutil
 import requests
 from sqlalchemy import create_engine, text
 
+from chaos.bench.private_stack import private_stack, write_results
 from chaos.ports import free_port
-from chaos.settings import StackSettings, load_stack_settings
-from chaos.stack.manager import Stack
-from chaos.stack.services import services
+from chaos.settings import StackSettings
 
-RESULTS = Path("results")
 SHOPPERS = Path(__file__).with_name("overhead_shoppers.py")
 WORKLOADS = {"catalog": "CatalogShopper", "checkout": "CheckoutShopper"}
 SIDES = ("on", "off")
@@ -253,9 +248,7 @@ def summarise(runs: list[Run], args: argparse.Namespace) -> dict[str, object]:
     }
 
 
-def write_results(summary: dict[str, object]) -> None:
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench-overhead.json").write_text(json.dumps(summary, indent=2) + "\n")
+def markdown(summary: dict[str, object]) -> list[str]:
     lines = [
         "# Instrumentation overhead",
         "",
@@ -287,7 +280,7 @@ def write_results(summary: dict[str, object]) -> None:
             f"| {r['p99_ms']:.0f} | {r['failures']} | {r['loadgen_cpu_percent']} "
             f"| {r['shop_cpu_ms_per_request']} |"
         )
-    (RESULTS / "bench-overhead.md").write_text("\n".join(lines) + "\n")
+    return lines
 
 
 def main() -> None:
@@ -299,18 +292,9 @@ def main() -> None:
     if args.rounds < 1 or args.seconds < 2 or args.users < 1:
         parser.error("--rounds ≥ 1, --seconds ≥ 2 and --users ≥ 1")
 
-    state = Path(tempfile.mkdtemp(prefix="faultyard-bench-"))
-    state.chmod(0o755)
-    settings = load_stack_settings(
-        state_dir=state, pg_port=free_port(), redis_port=free_port(), app_port=free_port()
-    )
-    stack = Stack(
-        settings, services=[s for s in services(settings) if s.name in ("postgres", "redis")]
-    )
     runs: list[Run] = []
-    try:
-        print("starting PostgreSQL and Redis ...", flush=True)
-        stack.up()
+    with private_stack("postgres", "redis") as settings:
+        state = settings.state_path
         engine = create_engine(settings.database_url)
         for n in range(1, args.rounds + 1):
             # Fresh shops each round: where the kernel places their processes (which
@@ -337,18 +321,15 @@ def main() -> None:
                             flush=True,
                         )
         engine.dispose()
-    finally:
-        stack.down()
-        shutil.rmtree(state, ignore_errors=True)
 
     summary = summarise(runs, args)
-    write_results(summary)
+    results = write_results("bench-overhead", summary, markdown(summary))
     for name, w in summary["workloads"].items():  # type: ignore[attr-defined]
         print(
             f"{name}: on/off throughput ratio {w['on_to_off_ratio']} ({w['median_rps']}); "
             f"shop CPU per request on/off {w['shop_cpu_on_to_off_ratio']}"
         )
-    print(f"results in {RESULTS}/bench-overhead.md")
+    print(f"results in {results}")
 
 
 if __name__ == "__main__":

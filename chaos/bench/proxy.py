@@ -8,9 +8,7 @@ transaction at p50 and p99. Results go to results/bench-proxy.{json,md}.
 from __future__ import annotations
 
 import argparse
-import json
 import re
-import shutil
 import statistics
 import subprocess
 import tempfile
@@ -18,13 +16,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from chaos.settings import StackSettings, load_stack_settings
+from chaos.bench.private_stack import private_stack, write_results
+from chaos.settings import StackSettings
 from chaos.stack import postgres
-from chaos.stack.manager import Stack
-from chaos.stack.services import services
 from chaos.toxiproxy import ToxiproxyClient
-
-RESULTS = Path("results")
 
 
 @dataclass(frozen=True)
@@ -91,16 +86,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=100)
     args = parser.parse_args()
 
-    state = Path(tempfile.mkdtemp(prefix="faultyard-bench-"))
-    state.chmod(0o755)
-    settings = load_stack_settings(
-        state_dir=state, pg_port=35432, toxiproxy_port=38474, proxy_pg_port=35433,
-        proxy_redis_port=36379, proxy_shop_port=38000, redis_port=36380, app_port=38001,
-    )  # fmt: skip
-    wanted = {"postgres", "proxy"}
-    stack = Stack(settings, services=[s for s in services(settings) if s.name in wanted])
-    stack.up()
-    try:
+    with private_stack("postgres", "proxy") as settings:
         with postgres.connect(settings) as conn:
             conn.execute("CREATE DATABASE bench")
         pgbench(settings, settings.pg_port, "-i", "-s", "10", "-q")
@@ -116,9 +102,6 @@ def main() -> None:
         client.add_toxic("postgres", "latency", attributes={"latency": args.latency_ms})
         toxic = latency_percentiles(settings, proxied, args.seconds)
         client.reset()
-    finally:
-        stack.down()
-        shutil.rmtree(state, ignore_errors=True)
 
     median = {p: statistics.median(r.tps for r in runs if r.path == p) for p in ("direct", "proxy")}
     summary = {
@@ -134,10 +117,8 @@ def main() -> None:
             "p99_error_ms": round(toxic["p99_ms"] - args.latency_ms, 2),
         },
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench-proxy.json").write_text(json.dumps(summary, indent=2) + "\n")
     lat = summary["latency_toxic"]
-    (RESULTS / "bench-proxy.md").write_text(
+    text = (
         f"# Proxy benchmark ({summary['when']})\n\n"
         f"pgbench {summary['pgbench']}; {args.rounds} rounds, direct and proxy alternated.\n\n"
         f"| path | median tps | runs |\n|---|---|---|\n"
@@ -149,7 +130,7 @@ def main() -> None:
         f"latency toxic {args.latency_ms} ms: p50 {lat['p50_ms']:.1f} ms (error {lat['p50_error_ms']:+.1f}), "
         f"p99 {lat['p99_ms']:.1f} ms (error {lat['p99_error_ms']:+.1f}), {lat['transactions']} transactions\n"
     )
-    print((RESULTS / "bench-proxy.md").read_text())
+    print(write_results("bench-proxy", summary, text.rstrip("\n").split("\n")).read_text())
 
 
 if __name__ == "__main__":

@@ -7,12 +7,10 @@ from pathlib import Path
 
 import click
 
-from chaos.cli.common import admin_client, current_stack, shop_settings, toxiproxy_client
+from chaos.cli.common import current_stack, toxiproxy_client
 from chaos.cli.stack import print_proxies
-from chaos.errors import AdminApiError, FaultyardError
+from chaos.errors import FaultyardError
 from chaos.proxy.toxics import REGISTRY
-from target_app.runtime_settings import RuntimeSettings
-from target_app.switches import SwitchBoard
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
 
@@ -194,23 +192,13 @@ def reset() -> None:
     such as a paused service.
     """
     from chaos.scenarios.cleanup import undo_crashed_run
+    from chaos.scenarios.faults import Injector
 
-    for line in undo_crashed_run(current_stack(verbose=False)):
+    stack = current_stack(verbose=False)
+    for line in undo_crashed_run(stack):
         click.echo(f"scenario: {line}")
-    toxiproxy_client().reset()
+    injector = Injector(stack)
+    injector.toxiproxy.reset()
     click.echo("proxies: every toxic removed, every proxy enabled")
-    try:
-        admin_client().reset_switches()
-        click.echo("switches: every bug off")
-    except AdminApiError:
-        # The shop is down: the switch file is the truth, so reset it directly.
-        switches_file = shop_settings().switches_file
-        SwitchBoard(switches_file).reset()
-        click.echo(f"switches: every bug off (shop not reachable; reset {switches_file})")
-    try:
-        admin_client().reset_settings()
-        click.echo("settings: every runtime setting at its default")
-    except AdminApiError:
-        settings_file = shop_settings().runtime_settings_file
-        RuntimeSettings(settings_file).reset()
-        click.echo(f"settings: every runtime setting at its default (reset {settings_file})")
+    click.echo(f"switches: {injector.reset_switches()}")
+    click.echo(f"settings: {injector.reset_setting()}")

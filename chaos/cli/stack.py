@@ -73,8 +73,10 @@ def up() -> None:
 @click.command()
 @click.argument("service")
 def reload(service: str) -> None:
-    """Restart SERVICE gracefully (app: new gunicorn workers, the old ones finish and leave)."""
-    native_only("reload", f"run `{COMPOSE_CLI} restart {service}`")
+    """Restart SERVICE gracefully (app: new gunicorn workers, the old ones finish and leave).
+
+    Against the compose stack only the shop (app) reloads, through its admin API.
+    """
     state = current_stack().reload(service)
     click.echo(f"{state.name} reloaded in {state.ready_after_s:.1f}s ({state.detail})")
 

@@ -8,8 +8,10 @@ anything that would start, stop or signal a process says what to run instead.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
+from chaos.admin_client import AdminClient
 from chaos.compose.health import (
     Unhealthy,
     http_ok,
@@ -18,7 +20,7 @@ from chaos.compose.health import (
     worker_registered,
 )
 from chaos.compose.topology import ComposeSettings
-from chaos.errors import StackError
+from chaos.errors import AdminApiError, StackError
 from chaos.settings import StackSettings
 from chaos.stack.manager import ServiceState, Stack
 from chaos.stack.process import ProcessRecord
@@ -28,6 +30,8 @@ from chaos.stack.services import services as native_services
 COMPOSE_UP = "make compose-up"
 COMPOSE_DOWN = "make compose-down"
 COMPOSE_RESTART = "docker compose -f compose/docker-compose.yml -p faultyard restart"
+#: Answers in a row from workers the reload started before it counts as done.
+_PID_SAMPLES = 8
 
 
 def _by_name(native: Service, settings: StackSettings) -> Callable[[str], None] | None:
@@ -85,11 +89,7 @@ class ComposeStack(Stack):
 
     def up(self) -> list[ServiceState]:
         """Check every service answers (Docker starts them); StackError naming any that does not."""
-        if not (self.state / "admin-token").exists():
-            raise StackError(
-                f"no admin token in {self.state}: the compose stack is not up; start it with "
-                f"`{COMPOSE_UP}`"
-            )
+        self._token()
         states = self.status()
         sick = [s for s in states if not s.healthy]
         if sick:
@@ -102,10 +102,50 @@ class ComposeStack(Stack):
         raise StackError(f"the compose stack is stopped with `{COMPOSE_DOWN}`, not by faultyard")
 
     def reload(self, name: str) -> ServiceState:
-        """Refuse: Docker restarts the compose stack's services."""
-        raise StackError(
-            f"faultyard does not restart compose services; run `{COMPOSE_RESTART} {name}`"
+        """Reload the shop gracefully through its admin API; refuse any other service.
+
+        The shop's gunicorn master gets SIGHUP (from one of its workers, the only
+        process of the container the API reaches), starts new workers and retires
+        the old ones. Done when no answer has come from an old worker for a while.
+        """
+        if name != "app":
+            raise StackError(
+                f"faultyard reloads only the compose shop (app); for {name}, run "
+                f"`{COMPOSE_RESTART} {name}`"
+            )
+        admin = AdminClient(self.settings.app_url, self._token())
+        started = time.monotonic()
+        old = {admin.switches_pid() for _ in range(_PID_SAMPLES)}
+        master = admin.reload()["master_pid"]
+        deadline = started + self.settings.stop_timeout_s + self.settings.start_timeout_s
+        fresh_in_a_row = 0
+        while fresh_in_a_row < _PID_SAMPLES:
+            if time.monotonic() > deadline:
+                raise StackError(
+                    f"app: old workers still answer {time.monotonic() - started:.0f}s after the reload"
+                )
+            try:
+                fresh_in_a_row = 0 if admin.switches_pid() in old else fresh_in_a_row + 1
+            except AdminApiError:  # between workers: no one listens for a moment
+                fresh_in_a_row = 0
+                time.sleep(0.1)
+        return ServiceState(
+            name="app",
+            running=True,
+            healthy=True,
+            address=self.settings.app_url,
+            detail=f"SIGHUP to gunicorn master (pid {master} in its container) via the admin API",
+            ready_after_s=round(time.monotonic() - started, 1),
         )
+
+    def _token(self) -> str:
+        try:
+            return (self.state / "admin-token").read_text().strip()
+        except FileNotFoundError:
+            raise StackError(
+                f"no admin token in {self.state}: the compose stack is not up; start it with "
+                f"`{COMPOSE_UP}`"
+            ) from None
 
     def running(self, name: str) -> ProcessRecord | None:
         """Return None: compose services are not this machine's processes to signal."""

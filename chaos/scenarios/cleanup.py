@@ -27,8 +27,6 @@ from chaos.scenarios.faults import Injector, Step, step_from_dict
 from chaos.settings import StackSettings
 from chaos.stack import process
 from chaos.stack.manager import Stack
-from target_app.runtime_settings import RuntimeSettings
-from target_app.switches import SwitchBoard
 
 ACTIVE_FILE = "scenario-active.json"
 
@@ -128,10 +126,9 @@ def sweep(injector: Injector) -> list[str]:
     if leftovers:
         injector.toxiproxy.reset()
         found.append(f"removed {', '.join(leftovers)}")
-    on = [name for name, state in SwitchBoard(injector.switches_file).states().items() if state]
-    for name in on:
+    for name in injector.switches_on():
         found.append(injector.switch_off(name))
-    overrides = RuntimeSettings(injector.settings_file).overrides()
+    overrides = injector.settings_overridden()
     if overrides:
         changed = ", ".join(f"{k}={v}" for k, v in overrides.items())
         found.append(f"{injector.reset_setting()} (was {changed})")

@@ -2,9 +2,10 @@
 
 - Toxic: added to its proxy through the Toxiproxy API, removed by name.
 - Switch: set through the shop's admin API; reverted to off (every switch's default),
-  straight in the switch file when the shop does not answer.
+  straight in the switch file when the native shop does not answer.
 - Setting: set through the admin API; reverted by dropping the override (back
-  to the environment's value), straight in the settings file when the shop is down.
+  to the environment's value), straight in the settings file when the native shop
+  is down. (The compose shop's files live in its Docker volume: no fallback there.)
 - ProcessFault: pause / continue a service's whole process tree; a killed or
   terminated service is started again by the stack manager.
 - Reload: a graceful reload of a service after rollback (nothing to revert).
@@ -20,7 +21,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from chaos.admin_client import AdminClient
-from chaos.errors import AdminApiError
+from chaos.errors import AdminApiError, StackError
 from chaos.scenarios import processes
 from chaos.scenarios.model import ProcessFault, Reload, Setting, Switch, Toxic
 from chaos.scenarios.processes import ProcessFaultError
@@ -50,6 +51,32 @@ class Injector:
         self.toxiproxy = ToxiproxyClient(stack.settings.toxiproxy_api_url)
         self.switches_file = shop.switches_file
         self.settings_file = shop.runtime_settings_file
+        # The compose shop keeps its switch and settings files in a Docker volume:
+        # this machine's copies are not the ones it reads.
+        self.files_are_the_shops = stack.settings.target == "native"
+
+    def switches_on(self) -> list[str]:
+        """Return the bug switches that are on, as the shop (else its switch file) says."""
+        try:
+            return [s["name"] for s in self.admin.switches() if s["on"]]
+        except AdminApiError:
+            self._require_files("read the switches")
+            return [name for name, on in SwitchBoard(self.switches_file).states().items() if on]
+
+    def settings_overridden(self) -> dict[str, Any]:
+        """Return the runtime settings changed from their defaults, as the shop (else its file) says."""
+        try:
+            return {s["name"]: s["value"] for s in self.admin.settings() if s["overridden"]}
+        except AdminApiError:
+            self._require_files("read the runtime settings")
+            return RuntimeSettings(self.settings_file).overrides()
+
+    def _require_files(self, what: str) -> None:
+        if not self.files_are_the_shops:
+            raise AdminApiError(
+                f"the compose shop does not answer, and its files are in its Docker volume: "
+                f"cannot {what}; start the shop (`make compose-up`) and try again"
+            )
 
     def apply(self, step: Step) -> str:
         """Apply one step; return what was done, in words."""
@@ -101,8 +128,19 @@ class Injector:
             self.admin.set_switch(name, False)
             return f"switch {name} off"
         except AdminApiError:
+            self._require_files(f"turn {name} off")
             SwitchBoard(self.switches_file).set(name, False)
             return f"switch {name} off (shop not reachable: set in {self.switches_file})"
+
+    def reset_switches(self) -> str:
+        """Turn every bug switch off, through the shop or, if it does not answer, in its file."""
+        try:
+            self.admin.reset_switches()
+            return "every bug off"
+        except AdminApiError:
+            self._require_files("turn the switches off")
+            SwitchBoard(self.switches_file).reset()
+            return f"every bug off (shop not reachable: reset {self.switches_file})"
 
     def _set_setting(self, step: Setting) -> str:
         self.admin.set_setting(step.name, step.value)
@@ -118,6 +156,7 @@ class Injector:
                 self.admin.reset_setting(name)
             return f"{what} back to its default"
         except AdminApiError:
+            self._require_files(f"reset {what}")
             RuntimeSettings(self.settings_file).reset(name)
             return f"{what} back to its default (shop not reachable: reset {self.settings_file})"
 
@@ -155,7 +194,8 @@ class Injector:
         return f"continued {service}: SIGCONT to {count} processes"
 
     def _reload(self, step: Reload) -> str:
-        if self.stack.running(step.service) is None:
-            return f"{step.service} does not run: nothing to reload"
-        self.stack.reload(step.service)
-        return f"reloaded {step.service} gracefully"
+        try:
+            state = self.stack.reload(step.service)
+        except StackError as exc:  # not running (nothing to reload), or not reloadable here
+            return f"{step.service} not reloaded: {exc}"
+        return f"reloaded {step.service} gracefully in {state.ready_after_s}s"

@@ -324,12 +324,19 @@ class Runner:
                 on_reading=self._on_reading,
             )
             self.monitor.start()
-            return self._await_steady(
+            if not self._await_steady(
                 record,
                 min_s=self.options.baseline_min_s,
                 max_s=self.options.baseline_max_s,
                 failure="the steady state did not hold before injection",
-            )
+            ):
+                # Nothing was injected yet: not a finding about the scenario but about the
+                # stack or the machine (exit 2), such as a machine too busy for this load.
+                message = self.journal.deviations.pop()
+                raise RunError(
+                    f"{message}; nothing was injected (a busy machine? try fewer --users)"
+                )
+            return True
 
     def _inject(self) -> None:
         with self._phase("inject") as record:

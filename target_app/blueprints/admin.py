@@ -5,13 +5,14 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import os
+import signal
 
 from flask import Blueprint, current_app, request
 from pydantic import BaseModel
 from spectree import Response
 
 from target_app.api import api
-from target_app.errors import NotFound, ShopError, Unprocessable
+from target_app.errors import Conflict, NotFound, ShopError, Unprocessable
 from target_app.runtime_settings import REGISTRY as SETTINGS
 from target_app.runtime_settings import (
     InvalidSettingError,
@@ -43,6 +44,11 @@ class SwitchOut(BaseModel):
 class SwitchList(BaseModel):
     pid: int
     switches: list[SwitchOut]
+
+
+class ReloadOut(BaseModel):
+    master_pid: int
+    worker_pid: int
 
 
 class SettingOut(BaseModel):
@@ -204,3 +210,18 @@ def recent_errors() -> FailureList:
     return FailureList(
         failures=[FailureOut(**f) for f in current_app.extensions["failures"].summaries()]
     )
+
+
+@bp.post("/reload")
+@api.validate(resp=Response(HTTP_200=ReloadOut, HTTP_409=ErrorOut, **_AUTH_ERRORS), tags=["admin"])
+def reload_shop() -> ReloadOut:
+    """Reload the shop gracefully: SIGHUP to gunicorn's master, which starts new workers and
+    retires the old ones once their requests are done (whatever they held goes with them).
+
+    How the runner reloads a shop it cannot signal itself (the compose stack's).
+    """
+    if not request.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn/"):
+        raise Conflict("the shop is not served by gunicorn here: there is no master to reload")
+    master = os.getppid()
+    os.kill(master, signal.SIGHUP)
+    return ReloadOut(master_pid=master, worker_pid=os.getpid())

@@ -11,10 +11,15 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import Engine, create_engine, insert, text
 
 from chaos.admin_client import AdminClient
+from chaos.compose.stack import ComposeStack
 from chaos.errors import StackError
+from chaos.scenarios.faults import Injector
+from chaos.scenarios.model import Reload
 from chaos.settings import load_stack_settings
 from chaos.stack import process
 from chaos.stack.manager import Stack
@@ -141,3 +146,27 @@ def test_only_running_reloadable_services_reload(shop_only: Stack) -> None:
     shop_only.down()
     with pytest.raises(StackError, match="app is not running"):
         shop_only.reload("app")
+
+
+def test_the_runner_reloads_the_compose_shop_through_its_admin_api(shop_only: Stack) -> None:
+    """The compose shop's processes are not this machine's to signal: the admin API
+    has a worker send SIGHUP to its master. Stood in for by the native shop."""
+    compose = ComposeStack(shop_only.settings.model_copy(update={"target": "compose"}))
+    master = shop_only.running("app")
+    assert master is not None
+    old_workers = set(process.group_members(master)) - {master.pid}
+
+    done = Injector(compose).apply(Reload(service="app"))
+    assert done.startswith("reloaded app gracefully in ")
+    assert shop_only.running("app") == master  # the same master, new workers
+    assert not old_workers & set(process.group_members(master))
+
+    with pytest.raises(StackError, match="reloads only the compose shop"):
+        compose.reload("postgres")
+
+
+def test_a_shop_not_under_gunicorn_refuses_to_reload(client: FlaskClient, app: Flask) -> None:
+    token = app.extensions["settings"].resolved_admin_token()
+    answer = client.post("/admin/reload", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 409
+    assert "not served by gunicorn" in answer.get_json()["error"]

@@ -71,12 +71,12 @@ def test_reset_puts_every_setting_back_even_with_the_shop_down(
     assert faultyard(cli_env, "setting", "catalog_cache_ttl_s", "5").returncode == 0
     reset = faultyard(cli_env, "reset")
     assert reset.returncode == 0, reset.stderr
-    assert "every runtime setting at its default" in reset.stdout
+    assert "settings: every runtime setting back to its default" in reset.stdout
     assert board.overrides() == {}
 
     board.set("payment_failure_rate", 0.9)
     shop_unreachable = {**cli_env, "FAULTYARD_APP_PORT": str(free_port())}
     reset = faultyard(shop_unreachable, "reset")
     assert reset.returncode == 0, reset.stderr
-    assert "(reset " in reset.stdout.splitlines()[-1]  # the file itself
+    assert "(shop not reachable: reset " in reset.stdout.splitlines()[-1]  # the file itself
     assert board.overrides() == {}

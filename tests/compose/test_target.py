@@ -94,7 +94,8 @@ def test_the_cli_reads_the_compose_token(
     [
         (["up"], "make compose-up"),
         (["down"], "make compose-down"),
-        (["reload", "app"], "restart app"),
+        (["reload", "app"], "make compose-up"),  # the shop reloads through its API: none here
+        (["reload", "postgres"], "restart postgres"),
         (["logs", "app"], "logs app"),
     ],
 )

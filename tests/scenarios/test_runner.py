@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -14,10 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from chaos.scenarios.catalogue import get_scenario
 from chaos.scenarios.cleanup import active_file
 from chaos.scenarios.journal import PHASES
+from chaos.scenarios.model import PromQLProbe
+from chaos.scenarios.runner import RunOptions
+from chaos.scenarios.runner import run_scenario as run_scenario_in_process
 from chaos.settings import load_stack_settings
 from chaos.stack.manager import Stack
 from chaos.toxiproxy import ToxiproxyClient
@@ -32,7 +37,8 @@ pytestmark = pytest.mark.slow
 #: as soon as every symptom has shown; fixed mode observes the whole FIXED_WINDOW_S).
 RUNS = {
     "deadlock": ["--users", "12", "--duration", "20"],
-    "connection-leak": ["--users", "12", "--duration", "20"],
+    # Its slowest symptoms (pool timeouts, catalog failing) took up to 17 s on a busy machine.
+    "connection-leak": ["--users", "12", "--duration", "30"],
     "db-latency": ["--users", "16", "--duration", "20"],
     # The payments queue takes longest: retries pile up until the workers cannot keep up.
     "flaky-jobs": ["--users", "12", "--duration", "35"],
@@ -267,3 +273,25 @@ def test_a_stack_that_cannot_start_says_which_service_and_why(
     assert journal["phases"][0]["name"] == "preflight"
     assert journal["phases"][0]["status"] == "error"
     assert journal["faults"] == []
+
+
+def test_a_baseline_that_never_settles_is_an_environment_error(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """Nothing injected yet: the run says the stack or the machine was not steady (exit 2),
+    not that the scenario deviated."""
+    never = PromQLProbe(
+        name="never_holds", expr="vector(1)", comparator="<", threshold=0, description="never"
+    )
+    scenario = get_scenario("deadlock").model_copy(update={"slo": (never,)})
+    options = RunOptions(users=2, report_root=tmp_path, baseline_min_s=1, baseline_max_s=4)
+    journal = run_scenario_in_process(
+        scenario, stack, options, console=Console(file=io.StringIO()), live=False
+    )
+    assert journal.exit_code == 2
+    assert journal.verdict.startswith("error: the steady state did not hold before injection")
+    assert "never_holds" in journal.verdict and "nothing was injected" in journal.verdict
+    assert journal.deviations == []
+    statuses = {p.name: p.status for p in journal.phases}
+    assert statuses["baseline"] == "error" and "inject" not in statuses
+    assert faults_on(stack) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
+from target_app.instrumentation import InFlight
 from tests.conftest import AppFactory, free_port
 
 
@@ -71,3 +72,18 @@ def test_openapi_describes_every_route_with_its_models(client: FlaskClient) -> N
     schema_ref = body["content"]["application/json"]["schema"]["$ref"]
     schema = spec["components"]["schemas"][schema_ref.rsplit("/", 1)[1]]
     assert schema["properties"]["quantity"]["exclusiveMinimum"] == 0
+
+
+def test_requests_count_in_flight_until_their_response_is_ready(make_app: AppFactory) -> None:
+    client = make_app().test_client()
+    before = InFlight.count
+    assert client.get("/products?per_page=1").status_code == 200
+    assert client.get("/no-such-page").status_code == 404
+    assert InFlight.count == before
+
+    # An open stream was answered: it is not a request waiting for its response.
+    stream = client.get("/stream/stock", buffered=False)
+    assert next(stream.iter_encoded()) == b": connected\n\n"
+    assert InFlight.count == before
+    stream.close()
+    assert InFlight.count == before

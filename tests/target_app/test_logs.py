@@ -10,8 +10,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from opentelemetry import trace
 
-from target_app.logs import json_handler
+from target_app.logs import DirectLines, json_handler
 
 
 @pytest.fixture
@@ -96,3 +97,68 @@ def test_values_json_cannot_hold_are_written_as_text_not_dropped(
     logger.warning("odd values", extra={"thing": Opaque(), "huge": 2**70, "text": "naïve ✓"})
     (line,) = lines(stream)
     assert (line["thing"], line["huge"], line["text"]) == ("opaque thing", 2**70, "naïve ✓")
+
+
+ACCESS_FIELDS = {"request_id": "ab12", "method": "GET", "route": "/products", "status": 200}
+
+
+@pytest.fixture
+def unshared() -> tuple[logging.Logger, io.StringIO]:
+    """A logger of the test's own, outside logging's tree: pytest's capture handlers
+    (which pytest adds to the loggers it knows) would otherwise be a second listener."""
+    stream = io.StringIO()
+    logger = logging.Logger("tests.direct", logging.INFO)
+    logger.addHandler(json_handler(service="shop", stream=stream))
+    return logger, stream
+
+
+def in_a_trace() -> trace.Span:
+    """A current span with known ids, unsampled (so trace_sampled shows too)."""
+    return trace.NonRecordingSpan(trace.SpanContext(trace_id=0xABC, span_id=0xDEF, is_remote=False))
+
+
+def test_a_direct_line_is_the_line_logging_would_write(
+    unshared: tuple[logging.Logger, io.StringIO], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    logger, stream = unshared
+    span = in_a_trace()
+    with trace.use_span(span):
+        logger.info("request", extra=dict(ACCESS_FIELDS))
+        with monkeypatch.context() as patched:
+            # The direct path builds no record: logging's handle() must not be reached.
+            patched.setattr(logger, "handle", lambda record: pytest.fail("went through logging"))
+            DirectLines(logger).info("request", dict(ACCESS_FIELDS))
+            DirectLines(logger).info("request", dict(ACCESS_FIELDS), span)
+    through_logging, direct, direct_with_span = lines(stream)
+    assert through_logging["trace_id"] == f"{0xABC:032x}"
+    assert through_logging["trace_sampled"] is False
+    for line in (direct, direct_with_span):
+        assert list(line) == list(through_logging)  # the same fields in the same order
+        assert {**line, "time": None} == {**through_logging, "time": None}
+
+
+def test_a_line_anything_else_would_see_goes_through_logging(
+    unshared: tuple[logging.Logger, io.StringIO],
+) -> None:
+    logger, stream = unshared
+    seen: list[logging.LogRecord] = []
+    other = logging.Handler()
+    other.emit = seen.append  # type: ignore[method-assign]
+    logger.addHandler(other)
+    DirectLines(logger).info("request", dict(ACCESS_FIELDS))
+    assert [record.getMessage() for record in seen] == ["request"]
+    assert [line["request_id"] for line in lines(stream)] == ["ab12"]
+
+    logger.removeHandler(other)
+    logger.addFilter(lambda record: False)  # a filter that drops every line
+    DirectLines(logger).info("request", dict(ACCESS_FIELDS))
+    assert len(lines(stream)) == 1
+
+
+def test_a_direct_line_follows_the_loggers_level(
+    unshared: tuple[logging.Logger, io.StringIO],
+) -> None:
+    logger, stream = unshared
+    logger.setLevel(logging.WARNING)
+    DirectLines(logger).info("request", dict(ACCESS_FIELDS))
+    assert lines(stream) == []
