@@ -46,9 +46,9 @@ class AdminClient:
         """Put every runtime setting back to its default."""
         return self._call("POST", "/admin/settings/reset")["settings"]  # type: ignore[no-any-return]
 
-    def switches_pid(self) -> int:
-        """Return the pid of the shop process that answered (each call is a new connection)."""
-        return self._call("GET", "/admin/switches")["pid"]  # type: ignore[no-any-return]
+    def workers(self) -> dict[str, Any]:
+        """Return the shop's gunicorn master pid and its workers' pids (retiring ones included)."""
+        return self._call("GET", "/admin/workers")
 
     def reload(self) -> dict[str, Any]:
         """Ask the shop's gunicorn master to reload gracefully; return its pid and the worker's."""

@@ -122,12 +122,12 @@ class RuntimeSettings:
         # The last apply(): (settings, the stored dict it used, the result).
         self._applied: tuple[ShopSettings, dict[str, Any] | None, ShopSettings] | None = None
 
-    def overrides(self) -> dict[str, Value]:
-        """Return the settings changed at runtime (valid entries only), refreshed if changed."""
-        return dict(self._refreshed())
+    def overrides(self, *, fresh: bool = False) -> dict[str, Value]:
+        """Return the settings changed at runtime (valid entries only; as the file holds them now if `fresh`)."""
+        return dict(self._refreshed(fresh=fresh))
 
-    def _refreshed(self) -> dict[str, Value]:
-        stored = self._file.read()
+    def _refreshed(self, *, fresh: bool = False) -> dict[str, Value]:
+        stored = self._file.read(fresh=fresh)
         if stored is not self._parsed_from:
             self._overrides = _valid(stored)
             self._parsed_from = stored

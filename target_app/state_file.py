@@ -33,10 +33,14 @@ class SharedStateFile:
         self._checked_at = float("-inf")
         self._lock = threading.Lock()
 
-    def read(self) -> State:
-        """Return the object as this process last read it, re-read if `refresh_s` has passed."""
+    def read(self, *, fresh: bool = False) -> State:
+        """Return the object as this process last read it, re-read if `refresh_s` has passed.
+
+        `fresh` reads the file now: for answers that must not lag a change another
+        process just made (the admin API, which any worker may serve).
+        """
         now = time.monotonic()
-        if now - self._checked_at >= self.refresh_s:
+        if fresh or now - self._checked_at >= self.refresh_s:
             # The file is tiny: reading it is cheaper and surer than detecting a change.
             with self._lock:
                 self._state = self._read_file()

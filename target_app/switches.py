@@ -76,9 +76,9 @@ class SwitchBoard:
             raise UnknownSwitchError(name)
         return bool(self._file.read().get(name, False))
 
-    def states(self) -> dict[str, bool]:
-        """Return every switch with its state, refreshed if the file changed."""
-        stored = self._file.read()
+    def states(self, *, fresh: bool = False) -> dict[str, bool]:
+        """Return every switch with its state (as the file holds it now if `fresh`)."""
+        stored = self._file.read(fresh=fresh)
         return {name: bool(stored.get(name, False)) for name in REGISTRY}
 
     def set(self, name: str, on: bool) -> dict[str, bool]:

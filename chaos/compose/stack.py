@@ -30,8 +30,6 @@ from chaos.stack.services import services as native_services
 COMPOSE_UP = "make compose-up"
 COMPOSE_DOWN = "make compose-down"
 COMPOSE_RESTART = "docker compose -f compose/docker-compose.yml -p faultyard restart"
-#: Answers in a row from workers the reload started before it counts as done.
-_PID_SAMPLES = 8
 
 
 def _by_name(native: Service, settings: StackSettings) -> Callable[[str], None] | None:
@@ -106,7 +104,8 @@ class ComposeStack(Stack):
 
         The shop's gunicorn master gets SIGHUP (from one of its workers, the only
         process of the container the API reaches), starts new workers and retires
-        the old ones. Done when no answer has come from an old worker for a while.
+        the old ones. Done when the master (as a worker reports it) has none of the
+        old workers left: what they held, such as leaked connections, went with them.
         """
         if name != "app":
             raise StackError(
@@ -115,26 +114,28 @@ class ComposeStack(Stack):
             )
         admin = AdminClient(self.settings.app_url, self._token())
         started = time.monotonic()
-        old = {admin.switches_pid() for _ in range(_PID_SAMPLES)}
+        old = set(admin.workers()["workers"])
         master = admin.reload()["master_pid"]
         deadline = started + self.settings.stop_timeout_s + self.settings.start_timeout_s
-        fresh_in_a_row = 0
-        while fresh_in_a_row < _PID_SAMPLES:
+        while True:
+            try:
+                workers = set(admin.workers()["workers"])
+                if workers and not workers & old:
+                    break
+            except AdminApiError:  # between workers: no one listens for a moment
+                pass
             if time.monotonic() > deadline:
                 raise StackError(
-                    f"app: old workers still answer {time.monotonic() - started:.0f}s after the reload"
+                    f"app: old workers still run {time.monotonic() - started:.0f}s after the reload"
                 )
-            try:
-                fresh_in_a_row = 0 if admin.switches_pid() in old else fresh_in_a_row + 1
-            except AdminApiError:  # between workers: no one listens for a moment
-                fresh_in_a_row = 0
-                time.sleep(0.1)
+            time.sleep(0.1)
         return ServiceState(
             name="app",
             running=True,
             healthy=True,
             address=self.settings.app_url,
-            detail=f"SIGHUP to gunicorn master (pid {master} in its container) via the admin API",
+            detail=f"SIGHUP to gunicorn master (pid {master} in its container) via the admin API; "
+            f"{len(old)} old workers retired",
             ready_after_s=round(time.monotonic() - started, 1),
         )
 

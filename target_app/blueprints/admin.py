@@ -7,6 +7,7 @@ import ipaddress
 import os
 import signal
 
+import psutil
 from flask import Blueprint, current_app, request
 from pydantic import BaseModel
 from spectree import Response
@@ -49,6 +50,12 @@ class SwitchList(BaseModel):
 class ReloadOut(BaseModel):
     master_pid: int
     worker_pid: int
+
+
+class WorkersOut(BaseModel):
+    master_pid: int
+    worker_pid: int
+    workers: list[int]
 
 
 class SettingOut(BaseModel):
@@ -107,8 +114,8 @@ _AUTH_ERRORS = {"HTTP_401": ErrorOut, "HTTP_403": ErrorOut}
 @bp.get("/switches")
 @api.validate(resp=Response(HTTP_200=SwitchList, **_AUTH_ERRORS), tags=["admin"])
 def list_switches() -> SwitchList:
-    """List the bug switches, their state as this worker sees it, and what each one breaks."""
-    return _listing(_board().states())
+    """List the bug switches, their state as the stack's file holds it now, and what each one breaks."""
+    return _listing(_board().states(fresh=True))
 
 
 @bp.put("/switches/<name>")
@@ -139,7 +146,7 @@ def _runtime() -> RuntimeSettings:
 
 def _settings_listing() -> SettingList:
     defaults = current_app.extensions["settings"]
-    overrides = _runtime().overrides()
+    overrides = _runtime().overrides(fresh=True)
     return SettingList(
         pid=os.getpid(),
         settings=[
@@ -220,8 +227,27 @@ def reload_shop() -> ReloadOut:
 
     How the runner reloads a shop it cannot signal itself (the compose stack's).
     """
-    if not request.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn/"):
-        raise Conflict("the shop is not served by gunicorn here: there is no master to reload")
-    master = os.getppid()
+    master = _gunicorn_master()
     os.kill(master, signal.SIGHUP)
     return ReloadOut(master_pid=master, worker_pid=os.getpid())
+
+
+@bp.get("/workers")
+@api.validate(resp=Response(HTTP_200=WorkersOut, HTTP_409=ErrorOut, **_AUTH_ERRORS), tags=["admin"])
+def list_workers() -> WorkersOut:
+    """List the gunicorn master's worker processes, old ones still retiring included.
+
+    How the runner knows a reload is done where it cannot see the processes itself.
+    """
+    master = _gunicorn_master()
+    try:
+        workers = sorted(child.pid for child in psutil.Process(master).children())
+    except psutil.Error as exc:
+        raise Conflict(f"cannot list the workers of gunicorn master {master}: {exc}") from None
+    return WorkersOut(master_pid=master, worker_pid=os.getpid(), workers=workers)
+
+
+def _gunicorn_master() -> int:
+    if not request.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn/"):
+        raise Conflict("the shop is not served by gunicorn here: there is no master to reload")
+    return os.getppid()

@@ -156,17 +156,29 @@ def test_the_runner_reloads_the_compose_shop_through_its_admin_api(shop_only: St
     assert master is not None
     old_workers = set(process.group_members(master)) - {master.pid}
 
+    admin = AdminClient(
+        shop_only.settings.app_url, (shop_only.state / "admin-token").read_text().strip()
+    )
+    listed = admin.workers()
+    assert listed["master_pid"] == master.pid
+    assert set(listed["workers"]) == old_workers
+
     done = Injector(compose).apply(Reload(service="app"))
     assert done.startswith("reloaded app gracefully in ")
+    # Done means the old workers are gone, not merely silent: what they held went with them.
     assert shop_only.running("app") == master  # the same master, new workers
     assert not old_workers & set(process.group_members(master))
+    assert set(admin.workers()["workers"]) == set(process.group_members(master)) - {master.pid}
 
     with pytest.raises(StackError, match="reloads only the compose shop"):
         compose.reload("postgres")
 
 
-def test_a_shop_not_under_gunicorn_refuses_to_reload(client: FlaskClient, app: Flask) -> None:
+@pytest.mark.parametrize(("method", "path"), [("POST", "/admin/reload"), ("GET", "/admin/workers")])
+def test_a_shop_not_under_gunicorn_refuses_to_reload(
+    client: FlaskClient, app: Flask, method: str, path: str
+) -> None:
     token = app.extensions["settings"].resolved_admin_token()
-    answer = client.post("/admin/reload", headers={"Authorization": f"Bearer {token}"})
+    answer = client.open(path, method=method, headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 409
     assert "not served by gunicorn" in answer.get_json()["error"]

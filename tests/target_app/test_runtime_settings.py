@@ -147,6 +147,26 @@ def test_admin_lists_sets_and_resets_settings(make_app: AppFactory) -> None:
     assert board.overrides() == {}
 
 
+def test_admin_lists_a_setting_another_worker_just_changed(make_app: AppFactory) -> None:
+    """Any worker may answer the admin API: its listing must not lag the file."""
+    app = make_app(switch_refresh_s=60.0)  # this worker's cache would lag for a minute
+    client = app.test_client()
+    assert not settings_by_name(client.get("/admin/settings", headers=AUTH).get_json())[
+        "payment_failure_rate"
+    ]["overridden"]
+    RuntimeSettings(app.extensions["settings"].runtime_settings_file).set(
+        "payment_failure_rate", 0.7
+    )
+    listed = settings_by_name(client.get("/admin/settings", headers=AUTH).get_json())
+    assert (
+        listed["payment_failure_rate"]["value"],
+        listed["payment_failure_rate"]["overridden"],
+    ) == (
+        0.7,
+        True,
+    )
+
+
 def test_admin_refuses_unknown_settings_and_bad_values(app: Flask) -> None:
     client = app.test_client()
     unknown = client.put("/admin/settings/database_url", json={"value": "x"}, headers=AUTH)

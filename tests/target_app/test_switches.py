@@ -82,6 +82,21 @@ def test_admin_lists_and_flips_switches(app: Flask) -> None:
     assert app.extensions["switches"].is_on("lock_in_cart_order") is False
 
 
+def test_admin_lists_a_change_another_worker_just_made(make_app: AppFactory) -> None:
+    """Any worker may answer the admin API: its listing must not lag the file.
+
+    The runner's sweep reads the switches right after setting them, maybe from another worker.
+    """
+    app = make_app(switch_refresh_s=60.0)  # this worker's cache would lag for a minute
+    client = app.test_client()
+    assert not any(
+        s["on"] for s in client.get("/admin/switches", headers=AUTH).get_json()["switches"]
+    )
+    SwitchBoard(app.extensions["settings"].switches_file).set("lock_in_cart_order", True)
+    listing = client.get("/admin/switches", headers=AUTH).get_json()["switches"]
+    assert [s["name"] for s in listing if s["on"]] == ["lock_in_cart_order"]
+
+
 @pytest.mark.parametrize(
     ("headers", "remote_addr", "status"),
     [
