@@ -77,7 +77,7 @@ bench-proxy: setup ## pgbench direct vs through the embedded proxy, and a 100 ms
 	$(BIN)/python -m chaos.bench.proxy
 
 bench-overhead: setup ## Shop throughput (catalog, checkout) with all instrumentation on vs off
-	$(BIN)/python -m chaos.bench.overhead
+	$(BIN)/python -m chaos.bench.overhead $(ARGS)
 
 bench-calls: setup ## Python calls a shop request makes with all instrumentation on vs off (exact, no load)
 	$(BIN)/python -m chaos.bench.calls

@@ -12,8 +12,15 @@ on/off ratio is taken within the round; the result is the median over
 rounds. Every round starts two fresh shops and warms each workload up with a
 short unmeasured run: with the same two shops through all rounds, whole runs
 of the same code moved by several points (0.871 and 0.902), as if where the
-kernel had placed their processes decided it. Results go to
-results/bench-overhead.{json,md}.
+kernel had placed their processes decided it.
+
+So each shop's workers are pinned one to a core, the on shop's first worker
+with the off shop's first, and so on: every core is shared by one worker of
+each side, which the kernel's scheduler gives equal time. Measured with both
+shops off (`--calibrate`, an A/A run: what the bench reads when there is no
+difference), the per-round ratio's spread fell from 0.09 unpinned to 0.009
+pinned (standard deviation over 6 rounds). Results go to
+results/bench-overhead.{json,md} (with --calibrate, bench-overhead-calibration).
 """
 
 from __future__ import annotations
@@ -76,14 +83,14 @@ def tree_cpu_s(pid: int) -> float:
 
 
 def start_shop(
-    settings: StackSettings, side: str, port: int, logs: Path
+    settings: StackSettings, side: str, port: int, logs: Path, *, instrumented: bool
 ) -> subprocess.Popen[bytes]:
     """Start a gunicorn shop like the stack's, straight to PostgreSQL and Redis."""
     env = settings.child_env()
     env.update(
         FAULTYARD_DATABASE_URL=settings.database_url,
         FAULTYARD_REDIS_URL=settings.redis_url,
-        FAULTYARD_INSTRUMENTATION="true" if side == "on" else "false",
+        FAULTYARD_INSTRUMENTATION="true" if instrumented else "false",
         PROMETHEUS_MULTIPROC_DIR=str(settings.state_path / f"metrics-{side}"),
     )
     Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
@@ -92,24 +99,46 @@ def start_shop(
         "--bind", f"127.0.0.1:{port}", "--workers", str(settings.app_workers),
         "--name", f"faultyard-bench-{side}", "target_app.wsgi:app",
     ]  # fmt: skip
-    log = (logs / f"shop-{side}.log").open("ab")
-    return subprocess.Popen(argv, env=env, stdout=log, stderr=log, start_new_session=True)
+    with (logs / f"shop-{side}.log").open("ab") as log:  # the shop keeps its own copy
+        return subprocess.Popen(argv, env=env, stdout=log, stderr=log, start_new_session=True)
+
+
+def pin_workers(shops: dict[str, subprocess.Popen[bytes]]) -> dict[int, list[int]]:
+    """Pin each shop's n-th worker to the n-th core (round robin); return core -> worker pids.
+
+    Every core then runs one worker of each side (with as many workers as cores), and
+    the scheduler shares a core equally between the processes on it.
+    """
+    cores = sorted(os.sched_getaffinity(0))
+    placed: dict[int, list[int]] = {}
+    for proc in shops.values():
+        workers = sorted(psutil.Process(proc.pid).children(), key=lambda w: w.pid)
+        for n, worker in enumerate(workers):
+            core = cores[n % len(cores)]
+            worker.cpu_affinity([core])
+            placed.setdefault(core, []).append(worker.pid)
+    return placed
 
 
 @contextmanager
 def running_shops(
-    settings: StackSettings,
+    settings: StackSettings, *, calibrate: bool = False
 ) -> Iterator[tuple[dict[str, subprocess.Popen[bytes]], dict[str, str]]]:
-    """Start the on and off shops, wait until both answer, and stop them (by process group)."""
+    """Start the on and off shops (with `calibrate`, two off shops), wait until both answer,
+    pin their workers, and stop them (by process group)."""
     logs = settings.state_path / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     urls = {side: f"http://127.0.0.1:{free_port()}" for side in SIDES}
     shops: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for side in SIDES:
-            shops[side] = start_shop(settings, side, int(urls[side].rsplit(":", 1)[1]), logs)
+            port = int(urls[side].rsplit(":", 1)[1])
+            instrumented = side == "on" and not calibrate
+            shops[side] = start_shop(settings, side, port, logs, instrumented=instrumented)
         for side in SIDES:
             wait_healthy(urls[side], shops[side])
+        wait_for_workers(shops, settings.app_workers)
+        pin_workers(shops)
         yield shops, urls
     finally:
         for proc in shops.values():
@@ -121,6 +150,19 @@ def running_shops(
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+def wait_for_workers(
+    shops: dict[str, subprocess.Popen[bytes]], workers: int, timeout_s: float = 30
+) -> None:
+    """Wait until every shop has all its workers (one answering is not all of them booted)."""
+    deadline = time.monotonic() + timeout_s
+    while any(len(psutil.Process(p.pid).children()) < workers for p in shops.values()):
+        if time.monotonic() > deadline:
+            raise SystemExit(
+                f"the shops did not start {workers} workers each within {timeout_s:.0f}s"
+            )
+        time.sleep(0.1)
 
 
 def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
@@ -218,17 +260,18 @@ def summarise(runs: list[Run], args: argparse.Namespace) -> dict[str, object]:
         }
         # Both sides of a round ran at the same moment: compare within rounds.
         pairs = list(zip(mine["on"], mine["off"], strict=True))
-        ratio = statistics.median(on.rps / max(off.rps, 1e-9) for on, off in pairs)
+        ratios = [on.rps / max(off.rps, 1e-9) for on, off in pairs]
+        ratio = statistics.median(ratios)
         cpu_ratio = statistics.median(
             on.shop_cpu_ms_per_request / max(off.shop_cpu_ms_per_request, 1e-9) for on, off in pairs
         )
         workloads[workload] = {
             "median_rps": {side: round(v, 1) for side, v in median.items()},
             "on_to_off_ratio": round(ratio, 3),
-            "on_to_off_ratio_range": [
-                round(min(on.rps / max(off.rps, 1e-9) for on, off in pairs), 3),
-                round(max(on.rps / max(off.rps, 1e-9) for on, off in pairs), 3),
-            ],
+            "on_to_off_ratio_range": [round(min(ratios), 3), round(max(ratios), 3)],
+            "on_to_off_ratio_stdev": round(statistics.stdev(ratios), 3)
+            if len(ratios) > 1
+            else None,
             "throughput_loss_percent": round(100 * (1 - ratio), 1),
             # What each request cost the shop: the other half of the picture.
             "median_shop_cpu_ms_per_request": {side: round(v, 3) for side, v in cpu.items()},
@@ -243,6 +286,8 @@ def summarise(runs: list[Run], args: argparse.Namespace) -> dict[str, object]:
             f"each, no think time, {args.seconds} s a run"
         ),
         "rounds": args.rounds,
+        # A/A: both shops uninstrumented, so every ratio shows the bench's own noise.
+        "calibration": args.calibrate,
         "workloads": workloads,
         "runs": [asdict(r) for r in runs],
     }
@@ -250,22 +295,30 @@ def summarise(runs: list[Run], args: argparse.Namespace) -> dict[str, object]:
 
 def markdown(summary: dict[str, object]) -> list[str]:
     lines = [
-        "# Instrumentation overhead",
+        "# Instrumentation overhead"
+        + (" (calibration: both shops off)" if summary["calibration"] else ""),
         "",
         f"{summary['when']}, {summary['machine']}; {summary['load']}; "
-        f"{summary['rounds']} rounds, two fresh shops each round, both loaded at once; ratios are medians of each "
-        "round's on/off. Command: `make bench-overhead`.",
+        f"{summary['rounds']} rounds, two fresh shops each round, both loaded at once, each "
+        "core shared by one worker of each shop; ratios are medians of each round's on/off. "
+        "Command: `make bench-overhead`"
+        + (
+            " ARGS=--calibrate (the side called on is uninstrumented too)."
+            if summary["calibration"]
+            else "."
+        ),
         "",
-        "| workload | on (req/s) | off (req/s) | on / off | range over rounds | throughput lost "
-        "| shop CPU ms/request on | off | on / off |",
-        "|---|---:|---:|---:|---|---:|---:|---:|---:|",
+        "| workload | on (req/s) | off (req/s) | on / off | range over rounds | stdev "
+        "| throughput lost | shop CPU ms/request on | off | on / off |",
+        "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
     for name, w in summary["workloads"].items():  # type: ignore[attr-defined]
         cpu = w["median_shop_cpu_ms_per_request"]
         lines.append(
             f"| {name} | {w['median_rps']['on']} | {w['median_rps']['off']} "
             f"| {w['on_to_off_ratio']} | {w['on_to_off_ratio_range'][0]} to "
-            f"{w['on_to_off_ratio_range'][1]} | {w['throughput_loss_percent']} % "
+            f"{w['on_to_off_ratio_range'][1]} | {w['on_to_off_ratio_stdev']} "
+            f"| {w['throughput_loss_percent']} % "
             f"| {cpu['on']} | {cpu['off']} | {w['shop_cpu_on_to_off_ratio']} |"
         )
     lines += [
@@ -288,6 +341,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--seconds", type=int, default=10, help="per Locust run")
     parser.add_argument("--users", type=int, default=16, help="concurrent Locust users")
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="A/A run: both shops uninstrumented, to read the bench's own noise "
+        "(results/bench-overhead-calibration.*)",
+    )
     args = parser.parse_args()
     if args.rounds < 1 or args.seconds < 2 or args.users < 1:
         parser.error("--rounds ≥ 1, --seconds ≥ 2 and --users ≥ 1")
@@ -301,7 +360,7 @@ def main() -> None:
             # share a core with which) moved whole runs by several points when two
             # shops lived through every round; new ones each round average that out.
             print(f"round {n}: starting both shops and warming them up ...", flush=True)
-            with running_shops(settings) as (shops, urls):
+            with running_shops(settings, calibrate=args.calibrate) as (shops, urls):
                 for workload, user_class in WORKLOADS.items():
                     with engine.begin() as conn:
                         conn.execute(text(RESTOCK))
@@ -323,7 +382,8 @@ def main() -> None:
         engine.dispose()
 
     summary = summarise(runs, args)
-    results = write_results("bench-overhead", summary, markdown(summary))
+    name = "bench-overhead-calibration" if args.calibrate else "bench-overhead"
+    results = write_results(name, summary, markdown(summary))
     for name, w in summary["workloads"].items():  # type: ignore[attr-defined]
         print(
             f"{name}: on/off throughput ratio {w['on_to_off_ratio']} ({w['median_rps']}); "
