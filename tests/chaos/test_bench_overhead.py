@@ -30,7 +30,8 @@ def test_the_shops_differ_only_as_asked_and_each_core_holds_one_worker_of_each(
         assert instrumented(urls["off"]) is False
 
         workers = {
-            side: {w.pid for w in psutil.Process(proc.pid).children()} for side, proc in shops.items()
+            side: {w.pid for w in psutil.Process(proc.pid).children()}
+            for side, proc in shops.items()
         }
         assert all(len(pids) == stack.settings.app_workers for pids in workers.values())
         by_core: dict[int, set[str]] = {}
