@@ -301,11 +301,11 @@ def markdown(summary: dict[str, object]) -> list[str]:
         f"{summary['when']}, {summary['machine']}; {summary['load']}; "
         f"{summary['rounds']} rounds, two fresh shops each round, both loaded at once, each "
         "core shared by one worker of each shop; ratios are medians of each round's on/off. "
-        "Command: `make bench-overhead`"
         + (
-            " ARGS=--calibrate (the side called on is uninstrumented too)."
+            "Command: `make bench-overhead ARGS=--calibrate` (the side called on is "
+            "uninstrumented too)."
             if summary["calibration"]
-            else "."
+            else "Command: `make bench-overhead`."
         ),
         "",
         "| workload | on (req/s) | off (req/s) | on / off | range over rounds | stdev "
