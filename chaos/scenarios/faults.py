@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
 
@@ -34,6 +34,7 @@ from target_app.switches import SwitchBoard
 
 Step = Toxic | Switch | Setting | ProcessFault | Reload
 STEP = TypeAdapter(Step)
+Result = TypeVar("Result")
 
 
 def step_from_dict(data: dict[str, Any]) -> Step:
@@ -57,26 +58,39 @@ class Injector:
 
     def switches_on(self) -> list[str]:
         """Return the bug switches that are on, as the shop (else its switch file) says."""
-        try:
-            return [s["name"] for s in self.admin.switches() if s["on"]]
-        except AdminApiError:
-            self._require_files("read the switches")
-            return [name for name, on in SwitchBoard(self.switches_file).states().items() if on]
+        states, _ = self._through_shop(
+            "read the switches",
+            lambda: {s["name"]: s["on"] for s in self.admin.switches()},
+            lambda: SwitchBoard(self.switches_file).states(),
+        )
+        return [name for name, on in states.items() if on]
 
     def settings_overridden(self) -> dict[str, Any]:
         """Return the runtime settings changed from their defaults, as the shop (else its file) says."""
-        try:
-            return {s["name"]: s["value"] for s in self.admin.settings() if s["overridden"]}
-        except AdminApiError:
-            self._require_files("read the runtime settings")
-            return RuntimeSettings(self.settings_file).overrides()
+        overridden, _ = self._through_shop(
+            "read the runtime settings",
+            lambda: {s["name"]: s["value"] for s in self.admin.settings() if s["overridden"]},
+            lambda: RuntimeSettings(self.settings_file).overrides(),
+        )
+        return overridden
 
-    def _require_files(self, what: str) -> None:
-        if not self.files_are_the_shops:
-            raise AdminApiError(
-                f"the compose shop does not answer, and its files are in its Docker volume: "
-                f"cannot {what}; start the shop (`make compose-up`) and try again"
-            )
+    def _through_shop(
+        self, what: str, api: Callable[[], Result], files: Callable[[], Result]
+    ) -> tuple[Result, bool]:
+        """Return `api()`, or `files()` when the shop does not answer; and whether it was the files.
+
+        The files are the native shop's own (every process of it reads them); the compose
+        shop's are in its Docker volume, so against compose there is no fallback.
+        """
+        try:
+            return api(), False
+        except AdminApiError:
+            if not self.files_are_the_shops:
+                raise AdminApiError(
+                    f"the compose shop does not answer, and its files are in its Docker volume: "
+                    f"cannot {what}; start the shop (`make compose-up`) and try again"
+                ) from None
+            return files(), True
 
     def apply(self, step: Step) -> str:
         """Apply one step; return what was done, in words."""
@@ -124,23 +138,23 @@ class Injector:
 
     def switch_off(self, name: str) -> str:
         """Turn a bug switch off, through the shop or, if it does not answer, in its file."""
-        try:
-            self.admin.set_switch(name, False)
-            return f"switch {name} off"
-        except AdminApiError:
-            self._require_files(f"turn {name} off")
-            SwitchBoard(self.switches_file).set(name, False)
-            return f"switch {name} off (shop not reachable: set in {self.switches_file})"
+        _, by_file = self._through_shop(
+            f"turn {name} off",
+            lambda: self.admin.set_switch(name, False),
+            lambda: SwitchBoard(self.switches_file).set(name, False),
+        )
+        note = f" (shop not reachable: set in {self.switches_file})" if by_file else ""
+        return f"switch {name} off{note}"
 
     def reset_switches(self) -> str:
         """Turn every bug switch off, through the shop or, if it does not answer, in its file."""
-        try:
-            self.admin.reset_switches()
-            return "every bug off"
-        except AdminApiError:
-            self._require_files("turn the switches off")
-            SwitchBoard(self.switches_file).reset()
-            return f"every bug off (shop not reachable: reset {self.switches_file})"
+        _, by_file = self._through_shop(
+            "turn the switches off",
+            self.admin.reset_switches,
+            lambda: SwitchBoard(self.switches_file).reset(),
+        )
+        note = f" (shop not reachable: reset {self.switches_file})" if by_file else ""
+        return f"every bug off{note}"
 
     def _set_setting(self, step: Setting) -> str:
         self.admin.set_setting(step.name, step.value)
@@ -149,16 +163,13 @@ class Injector:
     def reset_setting(self, name: str | None = None) -> str:
         """Drop a runtime setting (every one if None): through the shop, else in its file."""
         what = f"setting {name}" if name else "every runtime setting"
-        try:
-            if name is None:
-                self.admin.reset_settings()
-            else:
-                self.admin.reset_setting(name)
-            return f"{what} back to its default"
-        except AdminApiError:
-            self._require_files(f"reset {what}")
-            RuntimeSettings(self.settings_file).reset(name)
-            return f"{what} back to its default (shop not reachable: reset {self.settings_file})"
+        _, by_file = self._through_shop(
+            f"reset {what}",
+            self.admin.reset_settings if name is None else lambda: self.admin.reset_setting(name),
+            lambda: RuntimeSettings(self.settings_file).reset(name),
+        )
+        note = f" (shop not reachable: reset {self.settings_file})" if by_file else ""
+        return f"{what} back to its default{note}"
 
     def _record(self, service: str) -> ProcessRecord:
         record = self.stack.running(service)
