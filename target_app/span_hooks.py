@@ -31,6 +31,7 @@ from opentelemetry.trace import (
 )
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from target_app.db_metrics import operation_of
 from target_app.pgerrors import sqlstate
 
 #: The SQLSTATE of a failed statement, as the database semantic conventions name it.
@@ -123,9 +124,8 @@ class RequestSpans:
 
 def statement_span(tracer: Tracer, statement: str, database: str) -> Span:
     """Start the CLIENT span of a statement about to run (in the current span)."""
-    operation = statement.lstrip()[:16].split(None, 1)[0].upper() if statement else ""
     return tracer.start_span(
-        f"{operation} {database}",
+        f"{operation_of(statement)} {database}",  # as the statement metrics label it
         kind=SpanKind.CLIENT,
         # Few attributes: each one costs every statement (the name holds the rest).
         attributes={"db.system.name": "postgresql", "db.query.text": statement},
