@@ -27,14 +27,15 @@ from __future__ import annotations
 import atexit
 import os
 import sys
-import threading
 from typing import Any
 
 from gevent import monkey
 from prometheus_client import values
 
+from target_app import periodic
+
 #: Four writes per 1 s scrape interval, as the sampled gauges.
-FLUSH_INTERVAL_S = 0.25
+FLUSH_INTERVAL_S = periodic.INTERVAL_S
 
 _queued: list[Any] = []  # values with a pending increment, each once
 _flusher_started = False
@@ -97,13 +98,7 @@ def install() -> bool:
 def _start_flusher() -> None:
     global _flusher_started
     _flusher_started = True
-    threading.Thread(target=_flush_forever, name="metric-flusher", daemon=True).start()
-
-
-def _flush_forever() -> None:
-    stop = threading.Event()  # never set: the flusher lives as long as its process
-    while not stop.wait(FLUSH_INTERVAL_S):
-        flush()
+    periodic.repeat_in_background("metric-flusher", flush)
 
 
 def _forget_parent_increments() -> None:

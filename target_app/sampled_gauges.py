@@ -16,8 +16,10 @@ from collections.abc import Callable
 
 from prometheus_client import Gauge
 
+from target_app import periodic
+
 #: Four samples per 1 s scrape interval.
-SAMPLE_INTERVAL_S = 0.25
+SAMPLE_INTERVAL_S = periodic.INTERVAL_S
 
 #: One source per gauge: a process has one app and one engine (the last one made wins,
 #: so tests that build many apps do not pile up readers of engines long gone).
@@ -34,7 +36,7 @@ def sample(gauge: Gauge, read: Callable[[], float]) -> None:
         gauge.set(read())
         if _started_in != os.getpid():
             _started_in = os.getpid()
-            threading.Thread(target=_run, name="sampled-gauges", daemon=True).start()
+            periodic.repeat_in_background("sampled-gauges", publish)
 
 
 def publish() -> None:
@@ -43,9 +45,3 @@ def publish() -> None:
         sources = list(_sources.items())
     for gauge, read in sources:
         gauge.set(read())
-
-
-def _run() -> None:
-    stop = threading.Event()  # never set: the thread lives as long as its process
-    while not stop.wait(SAMPLE_INTERVAL_S):
-        publish()

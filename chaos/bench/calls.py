@@ -11,7 +11,8 @@ Each side runs in a process of its own, set up as a gunicorn worker is
 one PostgreSQL and one Redis started for the run. Both sides serve the same
 seeded sequence of requests straight through the WSGI app (gunicorn's own
 calls are the same on both sides and are left out): first unprofiled, to warm
-up pools and caches, then under cProfile. The report lists calls a request on
+up pools and caches, then under cProfile. Each request's access line, which a
+worker renders later in a batch, is rendered and counted with its request. The report lists calls a request on
 each side and the functions that account for the difference. Results go to
 results/bench-calls.{json,md}.
 """
@@ -75,6 +76,8 @@ def serve_in_this_process(workload: str, count: int, seed: int) -> dict[str, Any
 
     from werkzeug.test import EnvironBuilder
 
+    from target_app.logs import flush_deferred
+
     cart: list[str] = [""]
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
@@ -93,6 +96,9 @@ def serve_in_this_process(workload: str, count: int, seed: int) -> dict[str, Any
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
+        # The worker renders access lines in batches, off the request path; counted here
+        # with the request they belong to, and never by the flusher in another's window.
+        flush_deferred()
         if profiler is not None:
             profiler.disable()
         if environ["PATH_INFO"] == "/carts":

@@ -18,8 +18,8 @@ So each shop's workers are pinned one to a core, the on shop's first worker
 with the off shop's first, and so on: every core is shared by one worker of
 each side, which the kernel's scheduler gives equal time. Measured with both
 shops off (`--calibrate`, an A/A run: what the bench reads when there is no
-difference), the per-round ratio's spread fell from 0.09 unpinned to 0.009
-pinned (standard deviation over 6 rounds). Results go to
+difference), the per-round catalog ratio's standard deviation was 0.09
+unpinned (6 rounds) and 0.018 pinned (8 rounds; checkout 0.014). Results go to
 results/bench-overhead.{json,md} (with --calibrate, bench-overhead-calibration).
 """
 
@@ -103,21 +103,21 @@ def start_shop(
         return subprocess.Popen(argv, env=env, stdout=log, stderr=log, start_new_session=True)
 
 
-def pin_workers(shops: dict[str, subprocess.Popen[bytes]]) -> dict[int, list[int]]:
-    """Pin each shop's n-th worker to the n-th core (round robin); return core -> worker pids.
+def pin_workers(shops: dict[str, subprocess.Popen[bytes]]) -> None:
+    """Pin each shop's n-th worker, every thread of it, to the n-th core (round robin).
 
     Every core then runs one worker of each side (with as many workers as cores), and
-    the scheduler shares a core equally between the processes on it.
+    the scheduler shares a core equally between the processes on it. A thread's
+    affinity is its own: the threads a worker already runs (gevent's monitor thread)
+    are pinned one by one; the ones it starts later inherit it.
     """
     cores = sorted(os.sched_getaffinity(0))
-    placed: dict[int, list[int]] = {}
     for proc in shops.values():
         workers = sorted(psutil.Process(proc.pid).children(), key=lambda w: w.pid)
         for n, worker in enumerate(workers):
             core = cores[n % len(cores)]
-            worker.cpu_affinity([core])
-            placed.setdefault(core, []).append(worker.pid)
-    return placed
+            for thread in worker.threads():
+                os.sched_setaffinity(thread.id, {core})
 
 
 @contextmanager
@@ -317,7 +317,7 @@ def markdown(summary: dict[str, object]) -> list[str]:
         lines.append(
             f"| {name} | {w['median_rps']['on']} | {w['median_rps']['off']} "
             f"| {w['on_to_off_ratio']} | {w['on_to_off_ratio_range'][0]} to "
-            f"{w['on_to_off_ratio_range'][1]} | {w['on_to_off_ratio_stdev']} "
+            f"{w['on_to_off_ratio_range'][1]} | {'n/a' if w['on_to_off_ratio_stdev'] is None else w['on_to_off_ratio_stdev']} "
             f"| {w['throughput_loss_percent']} % "
             f"| {cpu['on']} | {cpu['off']} | {w['shop_cpu_on_to_off_ratio']} |"
         )

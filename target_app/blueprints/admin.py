@@ -249,5 +249,7 @@ def list_workers() -> WorkersOut:
 
 def _gunicorn_master() -> int:
     if not request.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn/"):
-        raise Conflict("the shop is not served by gunicorn here: there is no master to reload")
+        raise Conflict(
+            "the shop is not served by gunicorn here: there is no master (nor its workers)"
+        )
     return os.getppid()

@@ -16,7 +16,13 @@ from pathlib import Path
 import pytest
 from opentelemetry import trace
 
-from target_app.logs import DirectLines, JsonLinesHandler, flush_deferred, json_handler
+from target_app.logs import (
+    WRITE_MAX_BYTES,
+    DirectLines,
+    JsonLinesHandler,
+    flush_deferred,
+    json_handler,
+)
 from tests.conftest import eventually
 
 
@@ -184,8 +190,9 @@ def test_deferred_access_lines_are_the_same_lines_written_later_in_order(
 ) -> None:
     logger, stream = deferring
     span = in_a_trace()
-    # Holding the handler's lock keeps the flusher thread from writing the batch early.
-    with logger.handlers[0].lock, trace.use_span(span):  # type: ignore[union-attr]
+    # Nothing in this block yields to gevent's hub (the test process is patched), so the
+    # flusher greenlet cannot write the batch early.
+    with trace.use_span(span):
         logger.info("request", extra=dict(ACCESS_FIELDS))  # through logging: written now
         before = time.time()
         for n in range(3):
@@ -243,3 +250,66 @@ def test_deferred_lines_are_written_when_the_process_exits(tmp_path: Path) -> No
     )
     written = [json.loads(line) for line in done.stderr.splitlines()]
     assert [line["request_id"] for line in written] == [0, 1, 2, 3, 4]
+
+
+def test_a_batch_goes_out_in_writes_a_pipe_keeps_whole(
+    deferring: tuple[logging.Logger, io.StringIO], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers share their stderr: no write may exceed PIPE_BUF, and each ends a line."""
+    logger, stream = deferring
+    writes: list[str] = []
+    real_write = stream.write
+    monkeypatch.setattr(stream, "write", lambda text: writes.append(text) or real_write(text))
+    for n in range(200):
+        DirectLines(logger).info(
+            "request", {**ACCESS_FIELDS, "request_id": f"r{n}", "note": "é" * n}
+        )
+    flush_deferred()
+    assert len(writes) > 1
+    assert all(len(text.encode()) <= WRITE_MAX_BYTES and text.endswith("\n") for text in writes)
+    assert [line["request_id"] for line in lines(stream)] == [f"r{n}" for n in range(200)]
+
+
+def test_an_empty_queue_writes_nothing(deferring: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, stream = deferring
+    handler = logger.handlers[0]
+    assert isinstance(handler, JsonLinesHandler)
+    DirectLines(logger).info("request", dict(ACCESS_FIELDS))
+    flush_deferred()
+    with handler.lock:  # type: ignore[union-attr]
+        handler._write_pending()  # as a thread that found the queue emptied meanwhile
+    assert stream.getvalue().count("\n") == 1
+
+
+def test_logging_flush_writes_the_queued_lines(
+    deferring: tuple[logging.Logger, io.StringIO],
+) -> None:
+    """logging.shutdown() flushes every handler at exit: the queued lines go with it."""
+    logger, stream = deferring
+    DirectLines(logger).info("request", dict(ACCESS_FIELDS))
+    logger.handlers[0].flush()
+    assert len(lines(stream)) == 1
+
+
+def test_a_forked_child_does_not_write_its_parents_queued_lines(tmp_path: Path) -> None:
+    """An RQ work horse is a fork: the parent's queued lines are the parent's to write."""
+    script = textwrap.dedent(
+        """
+        import logging, os
+        from target_app.logs import DirectLines, configure_logging, flush_deferred
+        configure_logging(service="worker-1", defer_lines=True)
+        access = DirectLines(logging.getLogger("target_app.access"))
+        access.info("request", {"request_id": "parent's"})
+        child = os.fork()
+        if child == 0:
+            access.info("request", {"request_id": "child's"})
+            flush_deferred()
+            os._exit(0)
+        os.waitpid(child, 0)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=True
+    )
+    written = [json.loads(line)["request_id"] for line in done.stderr.splitlines()]
+    assert sorted(written) == ["child's", "parent's"]  # each line once
