@@ -16,7 +16,9 @@ kernel had placed their processes decided it.
 
 So each shop's workers are pinned one to a core, the on shop's first worker
 with the off shop's first, and so on: every core is shared by one worker of
-each side, which the kernel's scheduler gives equal time. Measured with both
+each side, which the kernel's scheduler gives equal time. Only the thread
+that serves requests is pinned; a worker's helper threads (gevent's monitor
+thread) run on any core, as they would unpinned. Measured with both
 shops off (`--calibrate`, an A/A run: what the bench reads when there is no
 difference), the per-round catalog ratio's standard deviation was 0.09
 unpinned (6 rounds) and 0.018 pinned (8 rounds; checkout 0.014). Results go to
@@ -104,20 +106,21 @@ def start_shop(
 
 
 def pin_workers(shops: dict[str, subprocess.Popen[bytes]]) -> None:
-    """Pin each shop's n-th worker, every thread of it, to the n-th core (round robin).
+    """Pin each shop's n-th worker to the n-th core (round robin); let its other threads float.
 
     Every core then runs one worker of each side (with as many workers as cores), and
-    the scheduler shares a core equally between the processes on it. A thread's
-    affinity is its own: the threads a worker already runs (gevent's monitor thread)
-    are pinned one by one; the ones it starts later inherit it.
+    the scheduler shares a core equally between them. Only the thread that serves the
+    requests is pinned: a worker's helper threads (gevent's monitor thread, in the
+    instrumented shop) may run on any core, as they would unpinned. A thread starts
+    with its creator's affinity, so call this again once every helper thread runs.
     """
     cores = sorted(os.sched_getaffinity(0))
     for proc in shops.values():
         workers = sorted(psutil.Process(proc.pid).children(), key=lambda w: w.pid)
         for n, worker in enumerate(workers):
-            core = cores[n % len(cores)]
             for thread in worker.threads():
-                os.sched_setaffinity(thread.id, {core})
+                main = thread.id == worker.pid
+                os.sched_setaffinity(thread.id, {cores[n % len(cores)]} if main else set(cores))
 
 
 @contextmanager
@@ -365,6 +368,7 @@ def main() -> None:
                     with engine.begin() as conn:
                         conn.execute(text(RESTOCK))
                     side_by_side(shops, urls, user_class, args.users, WARM_UP_S, state)
+                    pin_workers(shops)  # the helper threads the warm-up started float too
                     measured = side_by_side(
                         shops, urls, user_class, args.users, args.seconds, state
                     )
