@@ -260,11 +260,12 @@ class JsonLinesHandler(logging.StreamHandler):  # type: ignore[type-arg]
         return encode(line)
 
     def write_line(self, text: str) -> None:
-        """Write an encoded line as `handle` writes a record's: under the lock, flushed."""
+        """Write an encoded line as `handle` writes a record's: under the lock, flushed.
+
+        For a handler that does not defer lines (one that does queues them in `line`).
+        """
         with self.lock:  # type: ignore[union-attr]
             try:
-                if self._pending:
-                    self._write_pending()
                 self.stream.write(text + "\n")
                 self.stream.flush()
             except RecursionError:

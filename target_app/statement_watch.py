@@ -3,8 +3,8 @@
 The engine's connections make their cursors from a `watched_cursor` class
 (psycopg's `cursor_factory`), whose `execute` and `executemany` time the
 statement, count it towards the current request (target_app.request_state)
-and, inside a recorded span, wrap it in a CLIENT span. A statement that fails is timed and traced too,
-with its SQLSTATE.
+and, inside a recorded span, wrap it in a CLIENT span. A statement that fails
+is timed and traced too, with its SQLSTATE.
 
 Why not SQLAlchemy's before/after_cursor_execute events: with a listener on
 the engine, every new Connection joins the engine's event dispatchers (a

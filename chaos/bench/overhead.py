@@ -131,11 +131,11 @@ def running_shops(
     pin their workers, and stop them (by process group)."""
     logs = settings.state_path / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    urls = {side: f"http://127.0.0.1:{free_port()}" for side in SIDES}
+    ports = {side: free_port() for side in SIDES}
+    urls = {side: f"http://127.0.0.1:{port}" for side, port in ports.items()}
     shops: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        for side in SIDES:
-            port = int(urls[side].rsplit(":", 1)[1])
+        for side, port in ports.items():
             instrumented = side == "on" and not calibrate
             shops[side] = start_shop(settings, side, port, logs, instrumented=instrumented)
         for side in SIDES:
