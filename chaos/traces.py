@@ -1,6 +1,6 @@
 """Read the shop's span files back into traces: span trees with durations, errors and key attributes.
 
-The shop writes one JSON object per span (target_app.span_files) into
+The shop writes one JSON object per span (target_app.instrumentation.span_files) into
 STATE/traces; a trace's spans come from several processes (the request, the
 relay, the worker that ran its job), so they are grouped by trace id here.
 """

@@ -11,12 +11,13 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 from werkzeug.routing import IntegerConverter, Map
 
-from target_app import db, instrumentation, tracing
+from target_app import db
 from target_app.api import api
 from target_app.blueprints import admin, carts, catalog, health, orders, stream
 from target_app.config import load_settings
 from target_app.errors import error_body, register_error_handlers
 from target_app.failures import RecentFailures
+from target_app.instrumentation import request_hooks, tracing
 from target_app.redis_client import make_redis
 from target_app.runtime_settings import RuntimeSettings
 from target_app.schemas import INT32_MAX
@@ -52,7 +53,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app, settings)
     request_spans = tracing.init_app(app, settings)
     if settings.instrumentation:  # off, tracing is off too (ShopSettings)
-        instrumentation.init_app(app, request_spans)
+        request_hooks.init_app(app, request_spans)
     register_error_handlers(app)
     app.before_request(_reject_unparseable_body)
 

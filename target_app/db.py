@@ -11,9 +11,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
-from target_app import metrics, sampled_gauges, tracing
 from target_app.config import ShopSettings
-from target_app.statement_watch import StatementWatch, watched_cursor
+from target_app.instrumentation import metrics, sampled_gauges, tracing
+from target_app.instrumentation.statement_watch import StatementWatch, watched_cursor
 
 
 class InstrumentedQueuePool(QueuePool):

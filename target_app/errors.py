@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
-from target_app import tracing
+from target_app.instrumentation import tracing
 from target_app.pgerrors import sqlstate
 
 log = logging.getLogger(__name__)

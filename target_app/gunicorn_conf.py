@@ -19,8 +19,8 @@ control_socket_disable = True
 
 def post_worker_init(worker: Any) -> None:
     """Watch this worker's gevent hub for blocks (imported here: the worker is patched now)."""
-    from target_app import hub_monitor
     from target_app.config import load_settings
+    from target_app.instrumentation import hub_monitor
 
     hub_monitor.start(
         process=f"app-worker-{os.getpid()}",
@@ -31,10 +31,10 @@ def post_worker_init(worker: Any) -> None:
 def worker_exit(server: Any, worker: Any) -> None:
     """Write this worker's last metric increments, access lines and spans on its way out
     (called in the worker)."""
-    from target_app import buffered_values, logs, tracing
+    from target_app.instrumentation import buffered_values, log_handler, tracing
 
     buffered_values.flush()
-    logs.flush_deferred()
+    log_handler.flush_deferred()
     tracing.shutdown()
 
 

@@ -14,9 +14,9 @@ from typing import ParamSpec, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from target_app import metrics
 from target_app.config import ShopSettings, load_settings
 from target_app.db import make_engine
+from target_app.instrumentation import metrics
 from target_app.models import Order, OutboxEvent
 from target_app.runtime_settings import RuntimeSettings
 from target_app.switches import SwitchBoard

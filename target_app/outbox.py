@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from target_app import metrics, tracing
 from target_app.config import RELAY_HEARTBEAT_KEY, ShopSettings
 from target_app.db import make_engine
+from target_app.instrumentation import metrics, tracing
 from target_app.models import OutboxEvent
 from target_app.redis_client import make_redis
 from target_app.services.payments import enqueue_capture

@@ -9,9 +9,9 @@ monkey.patch_all()
 import signal  # noqa: E402
 import threading  # noqa: E402
 
-from target_app import hub_monitor, tracing  # noqa: E402
 from target_app.config import load_settings  # noqa: E402
-from target_app.logs import configure_logging  # noqa: E402
+from target_app.instrumentation import hub_monitor, tracing  # noqa: E402
+from target_app.instrumentation.logs import configure_logging  # noqa: E402
 from target_app.outbox import run  # noqa: E402
 
 

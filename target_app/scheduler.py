@@ -12,7 +12,7 @@ from rq import Queue
 from rq.scheduler import RQScheduler
 
 from target_app.config import load_settings
-from target_app.logs import configure_logging
+from target_app.instrumentation.logs import configure_logging
 from target_app.redis_client import make_redis
 
 NAME = "faultyard-scheduler"

@@ -19,10 +19,10 @@ import gevent  # noqa: E402
 from rq import Queue, SimpleWorker  # noqa: E402
 from rq.exceptions import StopRequested  # noqa: E402
 
-from target_app import hub_monitor, tracing  # noqa: E402
 from target_app.config import load_settings  # noqa: E402
-from target_app.job_metrics import FailureMetricsMixin  # noqa: E402
-from target_app.logs import configure_logging  # noqa: E402
+from target_app.instrumentation import hub_monitor, tracing  # noqa: E402
+from target_app.instrumentation.job_metrics import FailureMetricsMixin  # noqa: E402
+from target_app.instrumentation.logs import configure_logging  # noqa: E402
 from target_app.redis_client import make_redis  # noqa: E402
 
 

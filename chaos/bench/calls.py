@@ -76,7 +76,7 @@ def serve_in_this_process(workload: str, count: int, seed: int) -> dict[str, Any
 
     from werkzeug.test import EnvironBuilder
 
-    from target_app.logs import flush_deferred
+    from target_app.instrumentation.log_handler import flush_deferred
 
     cart: list[str] = [""]
 

@@ -8,10 +8,10 @@ from flask import Blueprint, current_app, request
 from spectree import Response
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from target_app import metrics
 from target_app.api import api
 from target_app.db import new_session, request_session
 from target_app.errors import DEADLOCK_SQLSTATE, ShopError, sqlstate
+from target_app.instrumentation import metrics
 from target_app.models import Cart, Order
 from target_app.runtime_settings import current_settings
 from target_app.schemas import CartCreate, CartItemAdd, CartItemOut, CartOut, ErrorOut, OrderOut

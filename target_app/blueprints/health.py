@@ -11,9 +11,9 @@ from spectree import Response as Resp
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from target_app import metrics
 from target_app.api import api
 from target_app.db import engine
+from target_app.instrumentation import metrics
 
 bp = Blueprint("health", __name__)
 

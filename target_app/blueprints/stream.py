@@ -12,9 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
-from target_app import metrics
 from target_app.api import api
 from target_app.errors import Unavailable
+from target_app.instrumentation import metrics
 from target_app.redis_client import make_redis
 
 log = logging.getLogger(__name__)

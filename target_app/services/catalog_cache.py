@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from target_app import metrics
+from target_app.instrumentation import metrics
 from target_app.schemas import ProductOut, ProductPage, ProductQuery
 
 log = logging.getLogger(__name__)

@@ -96,23 +96,7 @@ def _place_order(
     if not cart.items:
         raise Unprocessable(f"cart {cart_id} is empty")
     _check_stock(session, cart.items)
-
-    if switches.is_on("lock_in_cart_order"):
-        # BUG: rows are locked in the order the shopper added them, so two
-        # carts holding the same products in opposite order wait on each other.
-        lock_order = [item.product_id for item in cart.items]
-    else:
-        # FIX: every checkout locks rows in one global order: ascending id.
-        lock_order = sorted(item.product_id for item in cart.items)
-
-    products: dict[int, Product] = {}
-    for product_id in lock_order:
-        products[product_id] = session.scalars(
-            select(Product).where(Product.id == product_id).with_for_update()
-        ).one()
-        if pause_s:
-            time.sleep(pause_s)  # pricing / fraud check done while holding the lock
-
+    products = _lock_products(session, cart, switches, pause_s)
     _check_stock(session, cart.items, locked=products)
     order = Order(
         user_id=cart.user_id,
@@ -142,26 +126,51 @@ def _place_order(
             raise
         session.rollback()
         raise IdempotencyKeyReused(cart_id) from None
-    session.add(
-        OutboxEvent(
-            topic="order.placed",
-            payload={
-                "order_id": order.id,
-                "user_id": order.user_id,
-                "total_cents": order.total_cents,
-                "items": [
-                    {
-                        "product_id": i.product_id,
-                        "quantity": i.quantity,
-                        "stock_after": products[i.product_id].stock,
-                    }
-                    for i in cart.items
-                ],
-            },
-        )
-    )
+    session.add(_order_placed(order, cart, products))
     session.commit()
     return Placed(order)
+
+
+def _lock_products(
+    session: Session, cart: Cart, switches: SwitchBoard, pause_s: float
+) -> dict[int, Product]:
+    """Lock the cart's product rows (FOR UPDATE) and return them by id."""
+    if switches.is_on("lock_in_cart_order"):
+        # BUG: rows are locked in the order the shopper added them, so two
+        # carts holding the same products in opposite order wait on each other.
+        lock_order = [item.product_id for item in cart.items]
+    else:
+        # FIX: every checkout locks rows in one global order: ascending id.
+        lock_order = sorted(item.product_id for item in cart.items)
+
+    products: dict[int, Product] = {}
+    for product_id in lock_order:
+        products[product_id] = session.scalars(
+            select(Product).where(Product.id == product_id).with_for_update()
+        ).one()
+        if pause_s:
+            time.sleep(pause_s)  # pricing / fraud check done while holding the lock
+    return products
+
+
+def _order_placed(order: Order, cart: Cart, products: dict[int, Product]) -> OutboxEvent:
+    """Return the outbox event of a placed order, with each product's stock after it."""
+    return OutboxEvent(
+        topic="order.placed",
+        payload={
+            "order_id": order.id,
+            "user_id": order.user_id,
+            "total_cents": order.total_cents,
+            "items": [
+                {
+                    "product_id": i.product_id,
+                    "quantity": i.quantity,
+                    "stock_after": products[i.product_id].stock,
+                }
+                for i in cart.items
+            ],
+        },
+    )
 
 
 def _violated(exc: IntegrityError) -> str | None:

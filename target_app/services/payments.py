@@ -13,8 +13,8 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
 
-from target_app import metrics, tracing
 from target_app.config import ShopSettings
+from target_app.instrumentation import metrics, tracing
 from target_app.switches import SwitchBoard
 
 _boards: dict[str, SwitchBoard] = {}

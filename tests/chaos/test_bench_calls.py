@@ -23,8 +23,12 @@ def test_each_side_counts_the_calls_of_its_own_shop(stack: Stack, tmp_path: Path
     assert counts["on"]["requests"] == counts["off"]["requests"] == 30
     on_functions, off_functions = counts["on"]["per_function"], counts["off"]["per_function"]
     # The request hooks run on one side only; the catalog's own code on both, as often.
-    assert any(name.startswith("target_app/instrumentation.py:") for name in on_functions)
-    assert not any(name.startswith("target_app/instrumentation.py:") for name in off_functions)
+    assert any(
+        name.startswith("target_app/instrumentation/request_hooks.py:") for name in on_functions
+    )
+    assert not any(
+        name.startswith("target_app/instrumentation/request_hooks.py:") for name in off_functions
+    )
     (page,) = [
         name
         for name in off_functions

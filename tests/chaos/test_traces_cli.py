@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from chaos.stack.manager import Stack
-from target_app.span_files import JsonLinesSpanExporter
+from target_app.instrumentation.span_files import JsonLinesSpanExporter
 from tests.conftest import eventually, faultyard
 
 MS = 1_000_000

@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY
 from redis import Redis
 from rq import Queue, Retry
 
-import target_app.metrics  # noqa: F401  (registers the shop's metrics in REGISTRY)
+import target_app.instrumentation.metrics  # noqa: F401  (registers the shop's metrics in REGISTRY)
 from chaos.dashboards import FaultWindow, dashboard_names, load_dashboard, render_dashboard
 from chaos.dashboards.faults import fault_windows
 from chaos.dashboards.promql import PrometheusClient, QueryError, expand_variables, metric_names

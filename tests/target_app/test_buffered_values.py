@@ -22,7 +22,7 @@ import os, sys
 import gevent
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.multiprocess import MultiProcessCollector
-from target_app import buffered_values
+from target_app.instrumentation import buffered_values
 assert buffered_values.install()
 
 def on_file(name, **labels):
@@ -130,9 +130,9 @@ def test_a_forked_child_writes_only_its_own_increments(tmp_path: Path) -> None:
 
 def test_installing_after_the_shop_made_its_metrics_is_refused(tmp_path: Path) -> None:
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
-    script = "import target_app.metrics\nfrom target_app import buffered_values\nbuffered_values.install()"
+    script = "import target_app.instrumentation.metrics\nfrom target_app.instrumentation import buffered_values\nbuffered_values.install()"
     done = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode != 0
-    assert "before target_app.metrics makes its metrics" in done.stderr
+    assert "before target_app.instrumentation.metrics makes its metrics" in done.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
-from target_app.instrumentation import InFlight
+from target_app.instrumentation.request_hooks import InFlight
 from tests.conftest import AppFactory, free_port
 
 

@@ -38,8 +38,8 @@ import gevent
 from gevent.monkey import get_original
 from prometheus_client import generate_latest
 
-from target_app import hub_monitor
-from target_app.logs import configure_logging
+from target_app.instrumentation import hub_monitor
+from target_app.instrumentation.logs import configure_logging
 
 
 def spin(seconds):
@@ -62,7 +62,7 @@ print(generate_latest().decode())
 BLOCKING_WSGI = """
 from gevent.monkey import get_original
 
-from target_app.logs import configure_logging
+from target_app.instrumentation.logs import configure_logging
 
 configure_logging(service="app")
 

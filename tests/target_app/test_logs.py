@@ -16,13 +16,9 @@ from pathlib import Path
 import pytest
 from opentelemetry import trace
 
-from target_app.logs import (
-    WRITE_MAX_BYTES,
-    DirectLines,
-    JsonLinesHandler,
-    flush_deferred,
-    json_handler,
-)
+from target_app.instrumentation.direct_lines import DirectLines
+from target_app.instrumentation.log_handler import WRITE_MAX_BYTES, JsonLinesHandler, flush_deferred
+from target_app.instrumentation.logs import json_handler
 from tests.conftest import eventually
 
 
@@ -239,7 +235,8 @@ def test_deferred_lines_are_written_when_the_process_exits(tmp_path: Path) -> No
     script = textwrap.dedent(
         """
         import logging
-        from target_app.logs import DirectLines, configure_logging
+        from target_app.instrumentation.direct_lines import DirectLines
+        from target_app.instrumentation.logs import configure_logging
         configure_logging(service="shop", defer_lines=True)
         for n in range(5):
             DirectLines(logging.getLogger("target_app.access")).info("request", {"request_id": n})
@@ -296,7 +293,9 @@ def test_a_forked_child_does_not_write_its_parents_queued_lines(tmp_path: Path) 
     script = textwrap.dedent(
         """
         import logging, os
-        from target_app.logs import DirectLines, configure_logging, flush_deferred
+        from target_app.instrumentation.direct_lines import DirectLines
+        from target_app.instrumentation.log_handler import flush_deferred
+        from target_app.instrumentation.logs import configure_logging
         configure_logging(service="worker-1", defer_lines=True)
         access = DirectLines(logging.getLogger("target_app.access"))
         access.info("request", {"request_id": "parent's"})

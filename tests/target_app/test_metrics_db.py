@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.exc import DataError
 
-from target_app.db_metrics import operation_of
+from target_app.instrumentation.db_metrics import operation_of
 from tests.conftest import recorded_statements
 from tests.target_app.metrics_text import value
 

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from redis import Redis
 
 from chaos.stack.manager import Stack
-from target_app.buffered_values import FLUSH_INTERVAL_S
+from target_app.instrumentation.buffered_values import FLUSH_INTERVAL_S
 from tests.conftest import AppFactory, eventually
 from tests.target_app.metrics_text import value
 

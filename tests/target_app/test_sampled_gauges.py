@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Gauge
 
-from target_app import sampled_gauges
+from target_app.instrumentation import sampled_gauges
 from tests.conftest import eventually
 
 

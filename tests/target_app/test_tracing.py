@@ -29,9 +29,9 @@ from sqlalchemy.exc import DBAPIError
 
 from chaos.stack.manager import Stack
 from chaos.traces import Trace, build_traces, read_spans
-from target_app import tracing
-from target_app.logs import json_handler
-from target_app.span_files import FILE_GLOB, JsonLinesSpanExporter
+from target_app.instrumentation import tracing
+from target_app.instrumentation.logs import json_handler
+from target_app.instrumentation.span_files import FILE_GLOB, JsonLinesSpanExporter
 from tests.conftest import AppFactory, eventually, faultyard, free_port
 
 

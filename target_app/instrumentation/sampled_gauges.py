@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from prometheus_client import Gauge
 
-from target_app import periodic
+from target_app.instrumentation import periodic
 
 #: Four samples per 1 s scrape interval.
 SAMPLE_INTERVAL_S = periodic.INTERVAL_S

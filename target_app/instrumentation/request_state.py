@@ -1,6 +1,6 @@
 """The request being served, as the shop's instrumentation sees it: one object a request.
 
-The request hooks (target_app.instrumentation) open it and close it; the
+The request hooks (target_app.instrumentation.request_hooks) open it and close it; the
 statement watch counts the request's statements on it and asks it whether
 the request is traced; log lines take the request id from it. It lives in a
 ContextVar, read with one call (Flask's `g` costs a few a read, and every

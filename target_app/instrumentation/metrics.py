@@ -19,7 +19,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-from target_app import buffered_values
+from target_app.instrumentation import buffered_values
 
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
 

@@ -8,10 +8,10 @@ from time import perf_counter
 
 from flask import Flask, Response, request
 
-from target_app import metrics, request_state, sampled_gauges
-from target_app.logs import DirectLines
-from target_app.request_state import ObservedRequest
-from target_app.span_hooks import RequestSpans
+from target_app.instrumentation import metrics, request_state, sampled_gauges
+from target_app.instrumentation.direct_lines import DirectLines
+from target_app.instrumentation.request_state import ObservedRequest
+from target_app.instrumentation.span_hooks import RequestSpans
 
 access_log = DirectLines(logging.getLogger("target_app.access"))
 

@@ -11,7 +11,7 @@ piled up, one write per value that changed.
 `flush()` runs every FLUSH_INTERVAL_S (a thread, a greenlet under gevent),
 before this process renders /metrics, and when the process exits. A scrape
 of another process's samples can therefore lag by up to FLUSH_INTERVAL_S,
-as the sampled gauges (target_app.sampled_gauges) do. A process killed with
+as the sampled gauges (target_app.instrumentation.sampled_gauges) do. A process killed with
 SIGKILL loses at most its last interval's increments.
 
 The shop's gunicorn workers install it (target_app.wsgi), where increments
@@ -32,7 +32,7 @@ from typing import Any
 from gevent import monkey
 from prometheus_client import values
 
-from target_app import periodic
+from target_app.instrumentation import periodic
 
 #: Four writes per 1 s scrape interval, as the sampled gauges.
 FLUSH_INTERVAL_S = periodic.INTERVAL_S
@@ -57,8 +57,10 @@ def install() -> bool:
     Only in multiprocess mode (PROMETHEUS_MULTIPROC_DIR set; in-process values
     are plain floats already) and under gevent's patched threads.
     """
-    if "target_app.metrics" in sys.modules:
-        raise RuntimeError("install buffered values before target_app.metrics makes its metrics")
+    if "target_app.instrumentation.metrics" in sys.modules:
+        raise RuntimeError(
+            "install buffered values before target_app.instrumentation.metrics makes its metrics"
+        )
     base = values.ValueClass
     if not getattr(base, "_multiprocess", False) or not monkey.is_module_patched("threading"):
         return False

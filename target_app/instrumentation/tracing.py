@@ -3,10 +3,10 @@
 Each process sets up one tracer provider with `setup()`, after gevent has
 patched the standard library and, under gunicorn, after the fork (the app is
 never preloaded). Spans go to OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is
-set, otherwise to JSON-lines files in STATE/traces (target_app.span_files).
+set, otherwise to JSON-lines files in STATE/traces (target_app.instrumentation.span_files).
 FAULTYARD_TRACING=false turns all of it off. Requests and statements get
-their spans from target_app.span_hooks (statements through
-target_app.statement_watch), Redis commands from OTel's Redis
+their spans from target_app.instrumentation.span_hooks (statements through
+target_app.instrumentation.statement_watch), Redis commands from OTel's Redis
 instrumentation, RQ jobs from `TracedJobsMixin`. A process starts at most
 FAULTYARD_TRACING_MAX_TRACES_PER_S new traces a second (EntrySpanSampler).
 
@@ -40,10 +40,10 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from sqlalchemy import Engine, event
 
-from target_app import span_hooks
 from target_app.config import ShopSettings
+from target_app.instrumentation import span_hooks
+from target_app.instrumentation.span_files import JsonLinesSpanExporter
 from target_app.pgerrors import sqlstate
-from target_app.span_files import JsonLinesSpanExporter
 
 if TYPE_CHECKING:
     from rq.job import Job
@@ -185,7 +185,7 @@ def init_app(app: Flask, settings: ShopSettings) -> span_hooks.RequestSpans | No
     """Trace every request of the app (but the health checks and metric scrapes).
 
     Return the shop's own request spans, for the request hooks to run
-    (target_app.instrumentation); None when tracing is off or when
+    (target_app.instrumentation.request_hooks); None when tracing is off or when
     opentelemetry-instrumentation-flask makes the spans instead.
     """
     provider = setup(settings, service="shop")
@@ -275,7 +275,9 @@ class TracedJobsMixin:
     """An RQ worker mixin: each job runs in a CONSUMER span continuing its enqueuer's trace."""
 
     def perform_job(self, job: Job, queue: Queue) -> bool:
-        from target_app.job_metrics import job_label  # RQ stays out of the web process
+        from target_app.instrumentation.job_metrics import (
+            job_label,
+        )  # RQ stays out of the web process
 
         name = job_label(job)
         attributes = {

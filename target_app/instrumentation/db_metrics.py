@@ -1,11 +1,11 @@
 """Statement metrics: run time by SQL operation (the statements a request runs are counted on
-target_app.request_state)."""
+target_app.instrumentation.request_state)."""
 
 from __future__ import annotations
 
 from prometheus_client.metrics import Histogram
 
-from target_app import metrics
+from target_app.instrumentation import metrics
 
 #: Operations kept as label values; any other first keyword is counted as "OTHER".
 OPERATIONS = frozenset(

@@ -9,7 +9,7 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.worker import BaseWorker
 
-from target_app import metrics
+from target_app.instrumentation import metrics
 
 
 def job_label(job: Job) -> str:

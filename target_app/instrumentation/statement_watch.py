@@ -2,7 +2,7 @@
 
 The engine's connections make their cursors from a `watched_cursor` class
 (psycopg's `cursor_factory`), whose `execute` and `executemany` time the
-statement, count it towards the current request (target_app.request_state)
+statement, count it towards the current request (target_app.instrumentation.request_state)
 and, inside a recorded span, wrap it in a CLIENT span. A statement that fails
 is timed and traced too, with its SQLSTATE.
 
@@ -24,7 +24,7 @@ import psycopg
 from opentelemetry import trace
 from opentelemetry.trace import Span, Tracer
 
-from target_app import db_metrics, request_state, span_hooks
+from target_app.instrumentation import db_metrics, request_state, span_hooks
 
 
 class StatementWatch:

@@ -1,7 +1,7 @@
 """Work a process repeats a few times a second, off the request path.
 
-Metric increments (target_app.buffered_values), sampled gauges
-(target_app.sampled_gauges) and access lines (target_app.logs) are published
+Metric increments (target_app.instrumentation.buffered_values), sampled gauges
+(target_app.instrumentation.sampled_gauges) and access lines (target_app.instrumentation.log_handler) are published
 in batches by a daemon thread each, a greenlet under gevent's patch. Four
 times a second: what a 1 s scrape or a person reading a log can see anyway.
 """

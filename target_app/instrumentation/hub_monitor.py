@@ -28,7 +28,7 @@ import gevent
 from gevent import events
 from gevent.hub import Hub
 
-from target_app import metrics
+from target_app.instrumentation import metrics
 
 log = logging.getLogger(__name__)
 

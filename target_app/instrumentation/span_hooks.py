@@ -7,7 +7,7 @@ statement): measured with callgrind, +49 % instructions per catalog request.
 These hooks record what `faultyard traces` and a person read (method, route,
 path, status; the statement and its SQLSTATE) for a fraction of that, with
 the stable semantic-convention names. Statements reach their span functions
-from target_app.statement_watch, at the psycopg cursor. Redis keeps its OTel
+from target_app.instrumentation.statement_watch, at the psycopg cursor. Redis keeps its OTel
 instrumentation.
 """
 
@@ -31,7 +31,7 @@ from opentelemetry.trace import (
 )
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from target_app.db_metrics import operation_of
+from target_app.instrumentation.db_metrics import operation_of
 from target_app.pgerrors import sqlstate
 
 #: The SQLSTATE of a failed statement, as the database semantic conventions name it.
@@ -64,7 +64,7 @@ class RequestSpans:
 
     `would_sample` tells whether a new trace would be sampled now (the rate
     limit); when it would not, the request gets an `unsampled_root` instead of
-    an SDK span. target_app.instrumentation calls `enter` first of the request
+    an SDK span. target_app.instrumentation.request_hooks calls `enter` first of the request
     hooks (the span covers all of them), `finish` with the response, `exit` at
     teardown.
     """
