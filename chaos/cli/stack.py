@@ -12,7 +12,8 @@ import click
 
 from chaos.cli.common import COMPOSE_CLI, current_stack, native_only
 from chaos.monitoring.prometheus import PrometheusClient, PrometheusError
-from chaos.stack.manager import ServiceState, tail
+from chaos.stack.service import ServiceState
+from chaos.stack.state_dir import tail
 from chaos.toxiproxy import ToxiproxyClient, ToxiproxyError
 
 

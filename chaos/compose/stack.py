@@ -22,9 +22,9 @@ from chaos.compose.health import (
 from chaos.compose.topology import ComposeSettings
 from chaos.errors import AdminApiError, StackError
 from chaos.settings import StackSettings
-from chaos.stack.manager import ServiceState, Stack
+from chaos.stack.manager import Stack
 from chaos.stack.process import ProcessRecord
-from chaos.stack.service import NotReady, Service
+from chaos.stack.service import NotReady, Service, ServiceState
 from chaos.stack.services import services as native_services
 
 COMPOSE_UP = "make compose-up"

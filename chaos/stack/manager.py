@@ -2,71 +2,25 @@
 
 from __future__ import annotations
 
-import errno
-import fcntl
-import os
-import secrets
-import shutil
 import signal
-import socket
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 from itertools import groupby
 from pathlib import Path
 
-from chaos.errors import PortInUseError, ServiceStartError, StackError
+from chaos.errors import ServiceStartError, StackError
 from chaos.settings import StackSettings
 from chaos.stack import process
+from chaos.stack.port_check import check_ports_free
 from chaos.stack.process import ProcessRecord
-from chaos.stack.service import NotReady, Service
+from chaos.stack.service import NotReady, Service, ServiceState
 from chaos.stack.services import services as default_services
+from chaos.stack.state_dir import fresh_metrics_dir, locked, prepare_state_dir, tail
 
 READY_POLL_S = 0.1
-LOG_TAIL_LINES = 20
 EXTERNAL_PID = 0
 
-
-@dataclass(frozen=True)
-class ServiceState:
-    """One service as `up` and `status` report it."""
-
-    name: str
-    running: bool
-    healthy: bool
-    address: str
-    pid: int | None = None
-    detail: str = ""
-    ready_after_s: float | None = None
-    started: bool = False
-
-
 Progress = Callable[[str], None]
-
-
-def _port_taken(host: str, port: int) -> bool:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                return True
-            raise
-    return False
-
-
-def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    """Return the last lines of a log file ('' if there is none)."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, 2)
-            f.seek(max(0, f.tell() - 64 * 1024))
-            return "\n".join(f.read().decode(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return ""
 
 
 class Stack:
@@ -110,13 +64,13 @@ class Stack:
 
     def up(self) -> list[ServiceState]:
         """Start every service not running yet, stage by stage, and wait until each answers."""
-        self._prepare_state_dir()
-        with self._locked():
+        prepare_state_dir(self.state)
+        with locked(self.state):
             running = {s.name: self.running(s.name) for s in self.services}
             to_start = [s for s in self.services if s.argv and running[s.name] is None]
-            self._check_ports(to_start)
+            check_ports_free(self.settings, to_start)
             if not any(running[s.name] for s in self.services if s.stage > 0):
-                self._fresh_metrics_dir()
+                fresh_metrics_dir(self.state)
             states: list[ServiceState] = []
             started: list[Service] = []
             try:
@@ -145,7 +99,7 @@ class Stack:
         Pid files of services the current settings do not declare (say, a third
         worker started with other settings) are stopped too, first.
         """
-        with self._locked():
+        with locked(self.state):
             stopped = self._stop_undeclared()
             stages = groupby(reversed(self.services), key=lambda s: s.stage)
             for _stage, group in stages:
@@ -164,7 +118,7 @@ class Stack:
             reloadable = [s.name for s in self.services if s.reload_signal is not None]
             what = "unknown service" if svc is None else "cannot reload service"
             raise StackError(f"{what} {name!r}; reloadable: {', '.join(reloadable) or '(none)'}")
-        with self._locked():
+        with locked(self.state):
             record = self.running(name)
             if record is None:
                 raise StackError(f"{name} is not running; start the stack with `faultyard up`")
@@ -300,40 +254,3 @@ class Stack:
                 self.progress(f"{name}: did not stop in time, killed")
             self.pid_file(name).unlink(missing_ok=True)
         return [name for name, _, _ in running]
-
-    def _check_ports(self, to_start: list[Service]) -> None:
-        for svc in to_start:
-            for port, setting in svc.ports(self.settings):
-                if _port_taken(self.settings.host, port):
-                    raise PortInUseError(service=svc.name, port=port, setting=setting)
-
-    def _prepare_state_dir(self) -> None:
-        created = not self.state.exists()
-        for folder in ("logs", "run"):
-            (self.state / folder).mkdir(parents=True, exist_ok=True)
-        if created and os.geteuid() == 0:
-            # PostgreSQL runs as `postgres` and must be able to reach its data folder.
-            self.state.chmod(0o755)
-        token_file = self.state / "admin-token"
-        if not token_file.exists():
-            fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_urlsafe(24) + "\n")
-
-    def _fresh_metrics_dir(self) -> None:
-        metrics = self.state / "metrics"
-        shutil.rmtree(metrics, ignore_errors=True)
-        metrics.mkdir(parents=True)
-
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        """Let one `up` or `down` at a time touch this state folder."""
-        (self.state / "run").mkdir(parents=True, exist_ok=True)
-        with open(self.state / "run" / ".lock", "w") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise StackError(
-                    f"another faultyard command is starting or stopping the stack in {self.state}"
-                ) from None
-            yield

@@ -1,4 +1,4 @@
-"""What the manager needs to know about a service: one declarative record."""
+"""What the manager needs to know about a service (one declarative record), and what it reports."""
 
 from __future__ import annotations
 
@@ -51,3 +51,17 @@ class Service:
     after_ready: Callable[[StackSettings], None] | None = None
     shop: bool = False
     reload_signal: int | None = None
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """One service as `up` and `status` report it."""
+
+    name: str
+    running: bool
+    healthy: bool
+    address: str
+    pid: int | None = None
+    detail: str = ""
+    ready_after_s: float | None = None
+    started: bool = False
