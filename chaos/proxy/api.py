@@ -50,12 +50,14 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _error(exc.message, exc.status)
 
 
-def make_app(collection: ProxyCollection) -> web.Application:
-    """Build the API application over a proxy collection."""
-    routes = web.RouteTableDef()
+def _proxy_name(request: web.Request) -> str:
+    """Return the proxy named in the request's path."""
+    return request.match_info["proxy"]
 
-    def proxy_name(request: web.Request) -> str:
-        return request.match_info["proxy"]
+
+def _proxy_routes(collection: ProxyCollection) -> web.RouteTableDef:
+    """Return the routes that list, create, populate, show, update and delete proxies."""
+    routes = web.RouteTableDef()
 
     @routes.get("/proxies")
     async def list_proxies(request: web.Request) -> web.Response:
@@ -75,47 +77,61 @@ def make_app(collection: ProxyCollection) -> web.Application:
 
     @routes.get("/proxies/{proxy}")
     async def show_proxy(request: web.Request) -> web.Response:
-        return _json(collection.get(proxy_name(request)).to_json())
+        return _json(collection.get(_proxy_name(request)).to_json())
 
     @routes.post("/proxies/{proxy}")
     @routes.patch("/proxies/{proxy}")
     async def update_proxy(request: web.Request) -> web.Response:
-        proxy = await collection.update(proxy_name(request), await _body(request))
+        proxy = await collection.update(_proxy_name(request), await _body(request))
         return _json(proxy.to_json())
 
     @routes.delete("/proxies/{proxy}")
     async def delete_proxy(request: web.Request) -> web.Response:
-        await collection.delete(proxy_name(request))
+        await collection.delete(_proxy_name(request))
         return web.Response(status=204)
+
+    return routes
+
+
+def _toxic_routes(collection: ProxyCollection) -> web.RouteTableDef:
+    """Return the routes that list, add, show, update and remove a proxy's toxics."""
+    routes = web.RouteTableDef()
 
     @routes.get("/proxies/{proxy}/toxics")
     async def list_toxics(request: web.Request) -> web.Response:
-        proxy = collection.get(proxy_name(request))
+        proxy = collection.get(_proxy_name(request))
         ordered = proxy.toxics_for("upstream") + proxy.toxics_for("downstream")
         return _json([t.to_json() for t in ordered])
 
     @routes.post("/proxies/{proxy}/toxics")
     async def create_toxic(request: web.Request) -> web.Response:
-        toxic = collection.add_toxic(proxy_name(request), await _body(request))
+        toxic = collection.add_toxic(_proxy_name(request), await _body(request))
         return _json(toxic.to_json())  # 200, as Toxiproxy answers
 
     @routes.get("/proxies/{proxy}/toxics/{toxic}")
     async def show_toxic(request: web.Request) -> web.Response:
-        proxy = collection.get(proxy_name(request))
+        proxy = collection.get(_proxy_name(request))
         return _json(proxy.get_toxic(request.match_info["toxic"]).to_json())
 
     @routes.post("/proxies/{proxy}/toxics/{toxic}")
     @routes.patch("/proxies/{proxy}/toxics/{toxic}")
     async def update_toxic(request: web.Request) -> web.Response:
         toxic = collection.update_toxic(
-            proxy_name(request), request.match_info["toxic"], await _body(request)
+            _proxy_name(request), request.match_info["toxic"], await _body(request)
         )
         return _json(toxic.to_json())
 
     @routes.delete("/proxies/{proxy}/toxics/{toxic}")
     async def delete_toxic(request: web.Request) -> web.Response:
-        collection.get(proxy_name(request)).remove_toxic(request.match_info["toxic"])
+        collection.get(_proxy_name(request)).remove_toxic(request.match_info["toxic"])
         return web.Response(status=204)
+
+    return routes
+
+
+def _server_routes(collection: ProxyCollection) -> web.RouteTableDef:
+    """Return the server-wide routes: reset every proxy, the version, the metrics."""
+    routes = web.RouteTableDef()
 
     @routes.post("/reset")
     async def reset(request: web.Request) -> web.Response:
@@ -132,7 +148,13 @@ def make_app(collection: ProxyCollection) -> web.Application:
             body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
 
+    return routes
+
+
+def make_app(collection: ProxyCollection) -> web.Application:
+    """Build the API application over a proxy collection."""
     app = web.Application(middlewares=[_guard], client_max_size=1024 * 1024)
     app[COLLECTION] = collection
-    app.add_routes(routes)
+    for routes in (_proxy_routes, _toxic_routes, _server_routes):
+        app.add_routes(routes(collection))
     return app
