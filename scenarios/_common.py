@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chaos.scenarios.model import HTTPProbe, Link, PromQLProbe, SQLProbe
-from target_app.config import ShopSettings
+from target_app.public import ShopSettings
 
 #: Route labels of shop_http_* metrics are Flask's URL rules.
 CHECKOUT_ROUTE = "/carts/<int:cart_id>/checkout"

@@ -15,7 +15,7 @@ from chaos.scenarios.model import (
     Switch,
 )
 from scenarios._common import CHECKOUT_ROUTE, error_ratio, rate
-from target_app.config import ShopSettings
+from target_app.public import ShopSettings
 
 FAILURE_RATE = 0.9
 MAX_RETRIES = ShopSettings.model_construct().payment_max_retries

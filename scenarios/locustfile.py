@@ -24,7 +24,7 @@ import gevent
 from locust import FastHttpUser, between, task
 from locust.contrib.fasthttp import FastResponse, ResponseContextManager
 
-from target_app.seed import ADJECTIVES, CATEGORIES, NOUNS, USERS
+from target_app.public import ADJECTIVES, CATEGORIES, NOUNS, USERS
 
 SEED_PRODUCTS = max(1, int(os.environ.get("FAULTYARD_SEED_PRODUCTS", "1000")))
 if os.environ.get("FAULTYARD_LOAD_SEED"):

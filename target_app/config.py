@@ -10,6 +10,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Where the outbox relay writes its heartbeat (the stack's readiness check reads it).
 RELAY_HEARTBEAT_KEY = "faultyard:relay:heartbeat"
+#: The name the RQ scheduler registers under (the stack's readiness check looks for it).
+SCHEDULER_NAME = "faultyard-scheduler"
 
 
 class ShopSettings(BaseSettings):

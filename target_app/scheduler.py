@@ -11,11 +11,10 @@ from __future__ import annotations
 from rq import Queue
 from rq.scheduler import RQScheduler
 
-from target_app.config import load_settings
+from target_app.config import SCHEDULER_NAME, load_settings
 from target_app.instrumentation.logs import configure_logging
 from target_app.redis_client import make_redis
 
-NAME = "faultyard-scheduler"
 INTERVAL_S = 1
 
 
@@ -25,7 +24,7 @@ def main() -> None:
     configure_logging(service="scheduler", level=settings.log_level)
     redis = make_redis(settings, read_timeout_s=None)
     queue = Queue(settings.payment_queue, connection=redis)
-    scheduler = RQScheduler([queue], connection=redis, interval=INTERVAL_S, name=NAME)
+    scheduler = RQScheduler([queue], connection=redis, interval=INTERVAL_S, name=SCHEDULER_NAME)
     scheduler.acquire_locks()
     scheduler.work()  # stops cleanly (locks released) on SIGTERM or SIGINT
 

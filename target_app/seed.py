@@ -1,91 +1,26 @@
-"""An idempotent seed: a catalog of products with stock and a few users."""
+"""An idempotent seed: a catalog of products with stock and a few users.
+
+Run as `python -m target_app.seed [--products N]` against FAULTYARD_DATABASE_URL,
+after the migrations (`python -m target_app.migrate`).
+"""
 
 from __future__ import annotations
 
-import random
+import argparse
 
 from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import insert
 
+from target_app.config import load_settings
+from target_app.db import make_engine
 from target_app.models import Product, User
+from target_app.seed_data import USERS, product_rows
 
-CATEGORIES = (
-    "books",
-    "games",
-    "garden",
-    "kitchen",
-    "music",
-    "outdoor",
-    "office",
-    "tools",
-    "toys",
-    "sports",
-)
-ADJECTIVES = (
-    "Amber",
-    "Brisk",
-    "Cobalt",
-    "Dusty",
-    "Electric",
-    "Frosted",
-    "Golden",
-    "Hidden",
-    "Iron",
-    "Jade",
-    "Lucky",
-    "Mellow",
-    "Nimble",
-    "Olive",
-    "Plain",
-    "Quiet",
-    "Rustic",
-    "Silver",
-)
-NOUNS = (
-    "Anvil",
-    "Beacon",
-    "Compass",
-    "Drum",
-    "Easel",
-    "Flask",
-    "Globe",
-    "Hammock",
-    "Kettle",
-    "Lantern",
-    "Mug",
-    "Notebook",
-    "Paddle",
-    "Quill",
-    "Rope",
-    "Satchel",
-    "Teapot",
-    "Whistle",
-)
-USERS = (
-    ("ada@example.test", "Ada"),
-    ("grace@example.test", "Grace"),
-    ("linus@example.test", "Linus"),
-    ("barbara@example.test", "Barbara"),
-    ("ken@example.test", "Ken"),
-)
+#: Products the seed makes unless told otherwise.
+DEFAULT_PRODUCTS = 1000
 
 
-def product_rows(count: int, *, seed: int = 42) -> list[dict[str, object]]:
-    """Return `count` deterministic product rows."""
-    rng = random.Random(seed)
-    return [
-        {
-            "sku": f"SKU-{n:05d}",
-            "name": f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} {n}",
-            "category": rng.choice(CATEGORIES),
-            "price_cents": rng.randrange(199, 49_999),
-            "stock": rng.randrange(50, 500),
-        }
-        for n in range(1, count + 1)
-    ]
-
-
-def seed(engine: Engine, *, products: int = 1000) -> None:
+def seed(engine: Engine, *, products: int = DEFAULT_PRODUCTS) -> None:
     """Insert the users and products that are missing; existing rows are left as they are."""
     with engine.begin() as conn:
         conn.execute(
@@ -96,3 +31,21 @@ def seed(engine: Engine, *, products: int = 1000) -> None:
             insert(Product).on_conflict_do_nothing(index_elements=["sku"]),
             product_rows(products),
         )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Seed the database of the shop's settings (FAULTYARD_DATABASE_URL)."""
+    parser = argparse.ArgumentParser(prog="python -m target_app.seed", description=main.__doc__)
+    parser.add_argument("--products", type=int, default=DEFAULT_PRODUCTS, help="catalog size")
+    args = parser.parse_args(argv)
+    if args.products < 1:
+        parser.error("--products must be at least 1")
+    engine = make_engine(load_settings())
+    try:
+        seed(engine, products=args.products)
+    finally:
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -233,13 +233,13 @@ def new_cart(db: Engine) -> Callable[..., int]:
 def scratch_database(stack: Stack) -> Iterator[str]:
     """A new, migrated database on the stack's cluster that no stack process touches."""
     from chaos.stack import postgres
-    from target_app import schema
+    from target_app import migrate
 
     name = f"scratch_{uuid.uuid4().hex[:12]}"
     with postgres.connect(stack.settings) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = stack.settings.database_url.rsplit("/", 1)[0] + f"/{name}"
-    schema.upgrade(url)
+    migrate.upgrade(url)
     yield url
     with postgres.connect(stack.settings) as conn:
         conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

@@ -20,7 +20,6 @@ results/bench-calls.{json,md}.
 from __future__ import annotations
 
 import argparse
-import importlib
 import io
 import json
 import random
@@ -68,15 +67,16 @@ WORKLOADS: dict[str, Callable[[random.Random, int], Iterable[tuple[str, str, Any
 def serve_in_this_process(workload: str, count: int, seed: int) -> dict[str, Any]:
     """Build the shop as a gunicorn worker does and count the calls of `count` requests."""
     # Exactly as gunicorn's worker: gevent's patch first, buffered metric values,
-    # deferred access lines, then the app. First of all: nothing may import before the patch.
-    app = importlib.import_module("target_app.wsgi").app
+    # deferred access lines, then the app. First of all: nothing may import before the patch
+    # (the shop's public face imports neither psycopg nor SQLAlchemy).
+    from target_app.public import flush_deferred_log_lines, shop_wsgi_app
+
+    app = shop_wsgi_app()
 
     import cProfile
     import pstats
 
     from werkzeug.test import EnvironBuilder
-
-    from target_app.instrumentation.log_handler import flush_deferred
 
     cart: list[str] = [""]
 
@@ -98,7 +98,7 @@ def serve_in_this_process(workload: str, count: int, seed: int) -> dict[str, Any
             close()
         # The worker renders access lines in batches, off the request path; counted here
         # with the request they belong to, and never by the flusher in another's window.
-        flush_deferred()
+        flush_deferred_log_lines()
         if profiler is not None:
             profiler.disable()
         if environ["PATH_INFO"] == "/carts":

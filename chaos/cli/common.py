@@ -9,8 +9,8 @@ from chaos.errors import StackError
 from chaos.settings import load_stack_settings
 from chaos.stack.manager import Stack
 from chaos.toxiproxy import ToxiproxyClient
-from target_app.config import ShopSettings
-from target_app.config import load_settings as load_shop_settings
+from target_app.public import ShopSettings
+from target_app.public import load_settings as load_shop_settings
 
 #: How to reach the compose stack's containers (the project `make compose-up` starts).
 COMPOSE_CLI = "docker compose -f compose/docker-compose.yml -p faultyard"

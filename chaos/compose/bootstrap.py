@@ -15,7 +15,10 @@ import pwd
 import shutil
 from pathlib import Path
 
+from chaos.errors import ServiceStartError
 from chaos.settings import StackSettings
+from chaos.stack.shop_commands import migrate_and_seed
+from target_app.public import admin_token_file
 
 log = logging.getLogger("chaos.compose.bootstrap")
 
@@ -25,7 +28,7 @@ def install_token(secret: Path, state_dir: Path) -> Path:
     token = secret.read_text().strip()
     if not token:
         raise SystemExit(f"{secret} is empty: `make compose-up` writes the admin token there")
-    target = state_dir / "admin-token"
+    target = admin_token_file(state_dir)
     target.unlink(missing_ok=True)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -39,20 +42,6 @@ def fresh_metrics_dir(state_dir: Path) -> Path:
     shutil.rmtree(metrics, ignore_errors=True)
     metrics.mkdir(parents=True)
     return metrics
-
-
-def migrate_and_seed(database_url: str, *, products: int) -> None:
-    """Apply the migrations and the idempotent seed, straight to PostgreSQL."""
-    from target_app import schema, seed
-    from target_app.config import load_settings
-    from target_app.db import make_engine
-
-    schema.upgrade(database_url)
-    engine = make_engine(load_settings({"database_url": database_url}))
-    try:
-        seed.seed(engine, products=products)
-    finally:
-        engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -72,7 +61,11 @@ def main(argv: list[str] | None = None) -> None:
         for path in written:
             os.chown(path, user.pw_uid, user.pw_gid)
     log.info("admin token and a fresh metrics folder in %s", args.state_dir)
-    migrate_and_seed(args.database_url, products=args.seed_products)
+    try:
+        # The shop's own commands (`python -m target_app.migrate`, then `... seed`).
+        migrate_and_seed(args.database_url, products=args.seed_products, env=os.environ)
+    except ServiceStartError as exc:
+        raise SystemExit(f"bootstrap: {exc}") from None
     log.info("schema migrated, %d products seeded", args.seed_products)
 
 

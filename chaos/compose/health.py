@@ -57,8 +57,7 @@ def scheduler_registered(redis_url: str) -> None:
     from redis.exceptions import RedisError
     from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
 
-    from target_app.config import load_settings
-    from target_app.scheduler import NAME as SCHEDULER_NAME
+    from target_app.public import SCHEDULER_NAME, load_settings
 
     queue = load_settings().payment_queue
     try:
@@ -77,7 +76,7 @@ def relay_beating(redis_url: str) -> None:
     """Check the outbox relay wrote its heartbeat in the last few seconds."""
     from redis.exceptions import RedisError
 
-    from target_app.config import RELAY_HEARTBEAT_KEY
+    from target_app.public import RELAY_HEARTBEAT_KEY
 
     try:
         with _redis(redis_url) as client:

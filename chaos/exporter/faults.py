@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector
 
 from chaos.exporter.polling import Poller
 from chaos.toxiproxy import ToxiproxyClient
-from target_app.switches import SwitchBoard
+from target_app.public import SwitchBoard
 
 SWITCH_TARGET = "shop"
 PROXY_DOWN_NAME = "down"

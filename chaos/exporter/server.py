@@ -26,8 +26,7 @@ from chaos.exporter.processes import ProcessCollector
 from chaos.exporter.stream import StreamWatch
 from chaos.settings import StackSettings
 from chaos.toxiproxy import ToxiproxyClient
-from target_app.config import load_settings
-from target_app.switches import SwitchBoard
+from target_app.public import SwitchBoard, load_settings, switches_file
 
 # Toxiproxy is read twice a scrape interval, with a timeout short enough that a
 # slow API costs one missed read, never a slow scrape (scrapes only read caches).
@@ -104,7 +103,7 @@ def build(config: ExporterConfig) -> Exporter:
         max_age_s=MAX_AGE_S,
         hung_after_s=2 * REDIS_TIMEOUT_S,
     )
-    board = SwitchBoard(config.state_dir / "switches.json", refresh_s=0)
+    board = SwitchBoard(switches_file(config.state_dir), refresh_s=0)
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ProcessCollector(config.state_dir / "run"))

@@ -15,8 +15,7 @@ from chaos.settings import StackSettings
 from chaos.stack import postgres
 from chaos.stack.service import NotReady
 from chaos.toxiproxy import ToxiproxyClient, ToxiproxyError
-from target_app.config import RELAY_HEARTBEAT_KEY, load_settings
-from target_app.scheduler import NAME as SCHEDULER_NAME
+from target_app.public import RELAY_HEARTBEAT_KEY, SCHEDULER_NAME, load_settings
 
 CHECK_TIMEOUT_S = 2.0
 

@@ -8,7 +8,7 @@ import sys
 
 from chaos.monitoring.services import monitoring_services
 from chaos.settings import StackSettings
-from chaos.stack import health, postgres
+from chaos.stack import health, postgres, shop_commands
 from chaos.stack.service import Service, program
 from chaos.toxiproxy import ToxiproxyClient
 
@@ -18,18 +18,11 @@ def _init_postgres(settings: StackSettings) -> None:
 
 
 def _migrate_and_seed(settings: StackSettings) -> None:
-    # Imported here: Alembic and the models cost every other command a second.
-    from target_app import schema, seed
-    from target_app.config import load_settings
-    from target_app.db import make_engine
-
+    # The shop's own commands, straight to PostgreSQL; not a shop process (no metrics folder).
     postgres.ensure_database(settings)
-    schema.upgrade(settings.database_url)
-    engine = make_engine(load_settings({"database_url": settings.database_url}))
-    try:
-        seed.seed(engine, products=settings.seed_products)
-    finally:
-        engine.dispose()
+    shop_commands.migrate_and_seed(
+        settings.database_url, products=settings.seed_products, env=settings.child_env(shop=False)
+    )
 
 
 def _redis_argv(settings: StackSettings) -> list[str]:

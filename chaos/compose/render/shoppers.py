@@ -22,7 +22,7 @@ def locust_service(ctx: RenderContext) -> dict[str, Any]:
     """Return the Locust service, its UI published, its shoppers' class picked in the UI."""
     port = ctx.port("locust_port")
     return {
-        # The shoppers need the project (the locustfile imports target_app.seed).
+        # The shoppers need the project (the locustfile imports target_app.public).
         "image": images.SHOP,
         "build": shop_build(),
         "command": [

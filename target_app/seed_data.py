@@ -1,0 +1,83 @@
+"""What the seed inserts: deterministic products (names, categories, prices, stock) and users.
+
+Pure data, no database: the Locust shoppers pick from the same names and users.
+"""
+
+from __future__ import annotations
+
+import random
+
+CATEGORIES = (
+    "books",
+    "games",
+    "garden",
+    "kitchen",
+    "music",
+    "outdoor",
+    "office",
+    "tools",
+    "toys",
+    "sports",
+)
+ADJECTIVES = (
+    "Amber",
+    "Brisk",
+    "Cobalt",
+    "Dusty",
+    "Electric",
+    "Frosted",
+    "Golden",
+    "Hidden",
+    "Iron",
+    "Jade",
+    "Lucky",
+    "Mellow",
+    "Nimble",
+    "Olive",
+    "Plain",
+    "Quiet",
+    "Rustic",
+    "Silver",
+)
+NOUNS = (
+    "Anvil",
+    "Beacon",
+    "Compass",
+    "Drum",
+    "Easel",
+    "Flask",
+    "Globe",
+    "Hammock",
+    "Kettle",
+    "Lantern",
+    "Mug",
+    "Notebook",
+    "Paddle",
+    "Quill",
+    "Rope",
+    "Satchel",
+    "Teapot",
+    "Whistle",
+)
+USERS = (
+    ("ada@example.test", "Ada"),
+    ("grace@example.test", "Grace"),
+    ("linus@example.test", "Linus"),
+    ("barbara@example.test", "Barbara"),
+    ("ken@example.test", "Ken"),
+)
+
+
+def product_rows(count: int, *, seed: int = 42) -> list[dict[str, object]]:
+    """Return `count` deterministic product rows."""
+    rng = random.Random(seed)
+    return [
+        {
+            "sku": f"SKU-{n:05d}",
+            "name": f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} {n}",
+            "category": rng.choice(CATEGORIES),
+            "price_cents": rng.randrange(199, 49_999),
+            "stock": rng.randrange(50, 500),
+        }
+        for n in range(1, count + 1)
+    ]
