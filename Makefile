@@ -82,9 +82,10 @@ bench-overhead: setup ## Shop throughput (catalog, checkout) with all instrument
 bench-calls: setup ## Python calls a shop request makes with all instrumentation on vs off (exact, no load)
 	$(BIN)/python -m chaos.bench.calls
 
-lint: setup ## ruff check and format check
+lint: setup ## ruff check and format check, and the import contracts (lint-imports: layers, the shop's public face)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo
 
 format: setup ## Format the code with ruff
 	$(BIN)/ruff format .
