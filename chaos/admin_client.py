@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
-
 from chaos.errors import AdminApiError
+from chaos.http import HttpClient
 
 TIMEOUT_S = 5.0
 
@@ -17,6 +16,14 @@ class AdminClient:
     def __init__(self, base_url: str, token: str | None) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
+        self._http = HttpClient(
+            self.base_url,
+            service="the shop",
+            error=AdminApiError,
+            timeout_s=TIMEOUT_S,
+            headers={"Authorization": f"Bearer {token}"},
+            keep_alive=False,
+        )
 
     def switches(self) -> list[dict[str, Any]]:
         """Return every switch with its state and what it breaks."""
@@ -60,23 +67,4 @@ class AdminClient:
                 "no admin token: start the stack with `faultyard up` (it writes one to the "
                 "state folder) or set FAULTYARD_ADMIN_TOKEN"
             )
-        try:
-            response = requests.request(
-                method,
-                self.base_url + path,
-                headers={"Authorization": f"Bearer {self.token}"},
-                timeout=TIMEOUT_S,
-                **kwargs,
-            )
-        except requests.RequestException as exc:
-            raise AdminApiError(
-                f"the shop is not reachable at {self.base_url} ({type(exc).__name__}); "
-                "is the stack up? (`faultyard up`)"
-            ) from None
-        if response.status_code != 200:
-            try:
-                message = response.json().get("error", response.text)
-            except ValueError:
-                message = response.text
-            raise AdminApiError(f"{method} {path} answered {response.status_code}: {message}")
-        return response.json()  # type: ignore[no-any-return]
+        return self._http.request(method, path, **kwargs).json()  # type: ignore[no-any-return]

@@ -36,3 +36,19 @@ class ServiceStartError(StackError):
 
 class AdminApiError(FaultyardError):
     """The shop's admin API refused a request or could not be reached."""
+
+
+class ToxiproxyError(FaultyardError):
+    """The Toxiproxy API refused a request or could not be reached."""
+
+
+class ToxiproxyNotFoundError(ToxiproxyError):
+    """No such proxy or toxic (404)."""
+
+
+class ToxiproxyConflictError(ToxiproxyError):
+    """A proxy or toxic of that name exists already (409)."""
+
+
+class ToxiproxyBadRequestError(ToxiproxyError):
+    """The Toxiproxy API refused the input (400)."""

@@ -1,65 +1,61 @@
-"""A typed client of the Toxiproxy HTTP API (the embedded server or a real one), with timeouts."""
+"""A typed client of the Toxiproxy HTTP API (the embedded server or a real one), with timeouts.
+
+Toxics travel as chaos.faults.Toxic, the tool's one model of a toxic: what it
+sends is checked against the proxy's toxic kinds, and what it reads back names
+the proxy it is on.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
-
-from chaos.errors import FaultyardError
+from chaos.errors import (
+    ToxiproxyBadRequestError,
+    ToxiproxyConflictError,
+    ToxiproxyError,
+    ToxiproxyNotFoundError,
+)
+from chaos.faults.toxic import Toxic
+from chaos.http import HttpClient
 
 TIMEOUT_S = 5.0
 
-
-class ToxiproxyError(FaultyardError):
-    """The Toxiproxy API refused a request or could not be reached."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class NotFoundError(ToxiproxyError):
-    """No such proxy or toxic (404)."""
-
-
-class ConflictError(ToxiproxyError):
-    """A proxy or toxic of that name exists already (409)."""
-
-
-class BadRequestError(ToxiproxyError):
-    """The API refused the input (400)."""
-
-
 _ERRORS: dict[int, type[ToxiproxyError]] = {
-    404: NotFoundError,
-    409: ConflictError,
-    400: BadRequestError,
+    404: ToxiproxyNotFoundError,
+    409: ToxiproxyConflictError,
+    400: ToxiproxyBadRequestError,
 }
 
 
-@dataclass(frozen=True)
-class Toxic:
-    name: str
-    type: str
-    stream: str
-    toxicity: float
-    attributes: dict[str, int]
-    duration_ms: int | None = None
-    toxicity_per: str | None = None
+def toxic_from_json(proxy: str, data: dict[str, Any]) -> Toxic:
+    """Return a toxic as the API shows it, on the proxy that holds it."""
+    return Toxic(
+        proxy=proxy,
+        name=data["name"],
+        type=data["type"],
+        stream=data.get("stream") or "downstream",
+        toxicity=float(data.get("toxicity", 1.0)),
+        attributes=dict(data.get("attributes") or {}),
+        duration_ms=data.get("duration_ms"),
+        toxicity_per=data.get("toxicity_per"),
+    )
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Toxic:
-        return cls(
-            name=data["name"],
-            type=data["type"],
-            stream=data.get("stream", "downstream"),
-            toxicity=float(data.get("toxicity", 1.0)),
-            attributes=dict(data.get("attributes") or {}),
-            duration_ms=data.get("duration_ms"),
-            toxicity_per=data.get("toxicity_per"),
-        )
+
+def toxic_body(toxic: Toxic) -> dict[str, Any]:
+    """Return the API's JSON body that adds a toxic (extensions only when asked for)."""
+    body: dict[str, Any] = {
+        "name": toxic.toxic_name,
+        "type": toxic.type,
+        "stream": toxic.stream,
+        "toxicity": toxic.toxicity,
+        "attributes": dict(toxic.attributes),
+    }
+    if toxic.duration_ms:
+        body["duration_ms"] = toxic.duration_ms
+    if toxic.toxicity_per:
+        body["toxicity_per"] = toxic.toxicity_per
+    return body
 
 
 @dataclass(frozen=True)
@@ -77,7 +73,7 @@ class Proxy:
             listen=data["listen"],
             upstream=data["upstream"],
             enabled=bool(data["enabled"]),
-            toxics=[Toxic.from_json(t) for t in data.get("toxics") or []],
+            toxics=[toxic_from_json(data["name"], t) for t in data.get("toxics") or []],
         )
 
 
@@ -85,19 +81,19 @@ class ToxiproxyClient:
     """Calls one Toxiproxy API server; every call has a timeout and raises typed errors."""
 
     def __init__(self, url: str, *, timeout_s: float = TIMEOUT_S) -> None:
-        self.url = url.rstrip("/")
+        self._http = HttpClient(
+            url,
+            service="the Toxiproxy API",
+            error=ToxiproxyError,
+            by_status=_ERRORS,
+            timeout_s=timeout_s,
+        )
+        self.url = self._http.url
         self.timeout_s = timeout_s
-        self._http = requests.Session()
-        self._http.headers["User-Agent"] = "faultyard"
 
     def version(self) -> str:
         """Return the server's version (JSON since Toxiproxy 2.7, plain text before)."""
-        try:
-            response = self._http.get(self.url + "/version", timeout=self.timeout_s)
-        except requests.RequestException as exc:
-            raise ToxiproxyError(
-                f"the Toxiproxy API is not reachable at {self.url} ({type(exc).__name__})"
-            ) from None
+        response = self._http.request("GET", "/version", check=False)
         try:
             return str(response.json()["version"])
         except (ValueError, KeyError, TypeError):
@@ -126,6 +122,30 @@ class ToxiproxyClient:
     def delete_proxy(self, name: str) -> None:
         self._call("DELETE", f"/proxies/{name}")
 
+    def add(self, toxic: Toxic) -> Toxic:
+        """Add a toxic to its proxy; refuse (and remove it) if the server drops an extension.
+
+        A real Toxiproxy ignores Faultyard's extensions: a toxic meant to remove
+        itself after `duration_ms` would then never go.
+        """
+        data = self._call("POST", f"/proxies/{toxic.proxy}/toxics", json=toxic_body(toxic))
+        added = toxic_from_json(toxic.proxy, data)
+        ignored = [
+            option
+            for option, asked, kept in (
+                ("duration_ms", toxic.duration_ms, added.duration_ms),
+                ("toxicity_per", toxic.toxicity_per == "request", added.toxicity_per == "request"),
+            )
+            if asked and not kept
+        ]
+        if ignored:
+            self.remove_toxic(toxic.proxy, added.toxic_name, missing_ok=True)
+            raise ToxiproxyError(
+                f"the Toxiproxy server at {self.url} ignores {', '.join(ignored)} (Faultyard "
+                "extensions); the toxic was not added. Use the embedded server, or leave them out."
+            )
+        return added
+
     def add_toxic(
         self,
         proxy: str,
@@ -138,20 +158,20 @@ class ToxiproxyClient:
         duration_ms: int | None = None,
         toxicity_per: str | None = None,
     ) -> Toxic:
-        """Add a toxic; `duration_ms` and `toxicity_per` are Faultyard's extensions."""
-        body: dict[str, Any] = {
-            "type": type,
-            "stream": stream,
-            "toxicity": toxicity,
-            "attributes": attributes or {},
-        }
-        if name:
-            body["name"] = name
-        if duration_ms:
-            body["duration_ms"] = duration_ms
-        if toxicity_per:
-            body["toxicity_per"] = toxicity_per
-        return Toxic.from_json(self._call("POST", f"/proxies/{proxy}/toxics", json=body))
+        """Add a toxic (see `add`); `duration_ms` and `toxicity_per` are Faultyard's extensions."""
+        toxic = Toxic.model_validate(
+            {
+                "proxy": proxy,
+                "type": type,
+                "attributes": attributes or {},
+                "stream": stream,
+                "toxicity": toxicity,
+                "name": name,
+                "duration_ms": duration_ms,
+                "toxicity_per": toxicity_per,
+            }
+        )
+        return self.add(toxic)
 
     def update_toxic(
         self,
@@ -164,28 +184,24 @@ class ToxiproxyClient:
         body: dict[str, Any] = {"attributes": attributes or {}}
         if toxicity is not None:
             body["toxicity"] = toxicity
-        return Toxic.from_json(self._call("POST", f"/proxies/{proxy}/toxics/{name}", json=body))
+        return toxic_from_json(
+            proxy, self._call("POST", f"/proxies/{proxy}/toxics/{name}", json=body)
+        )
 
-    def remove_toxic(self, proxy: str, name: str) -> None:
-        self._call("DELETE", f"/proxies/{proxy}/toxics/{name}")
+    def remove_toxic(self, proxy: str, name: str, *, missing_ok: bool = False) -> bool:
+        """Remove a toxic; return whether it was there (ToxiproxyNotFoundError unless `missing_ok`)."""
+        try:
+            self._call("DELETE", f"/proxies/{proxy}/toxics/{name}")
+        except ToxiproxyNotFoundError:
+            if not missing_ok:
+                raise
+            return False
+        return True
 
     def reset(self) -> None:
         """Enable every proxy and remove every toxic."""
         self._call("POST", "/reset")
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            response = self._http.request(method, self.url + path, timeout=self.timeout_s, **kwargs)
-        except requests.RequestException as exc:
-            raise ToxiproxyError(
-                f"the Toxiproxy API is not reachable at {self.url} ({type(exc).__name__}); "
-                "is the stack up? (`faultyard up`)"
-            ) from None
-        if response.status_code >= 400:
-            try:
-                message = response.json().get("error", response.text.strip())
-            except ValueError:
-                message = response.text.strip()
-            error = _ERRORS.get(response.status_code, ToxiproxyError)
-            raise error(f"{method} {path}: {message}", response.status_code)
+        response = self._http.request(method, path, **kwargs)
         return response.json() if response.content else None

@@ -10,6 +10,7 @@ import click
 from chaos.cli.common import current_stack, toxiproxy_client
 from chaos.cli.stack import print_proxies
 from chaos.errors import FaultyardError
+from chaos.faults.toxic import Toxic, unknown_attributes
 from chaos.proxy.toxics import REGISTRY
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
@@ -120,39 +121,25 @@ def toxic_add(
 ) -> None:
     """Add a toxic to PROXY, e.g. `toxic add postgres latency --latency 300 --jitter 50`."""
     given = {key.rstrip("_"): v for key, v in values.items() if v is not None}
-    allowed = REGISTRY[type_name].defaults
-    wrong = sorted(set(given) - set(allowed))
+    wrong = unknown_attributes(type_name, given)
     if wrong:
+        allowed = REGISTRY[type_name].defaults
         raise click.UsageError(
             f"{type_name} takes {', '.join('--' + a.replace('_', '-') for a in allowed)}; "
             f"not {', '.join('--' + w.replace('_', '-') for w in wrong)}"
         )
-    client = toxiproxy_client()
-    added = client.add_toxic(
-        proxy_name,
-        type_name,
-        attributes=given,
-        stream=stream,
-        toxicity=toxicity,
-        name=name,
-        duration_ms=parse_duration_ms(duration) if duration else None,
-        toxicity_per="request" if per_request else None,
+    added = toxiproxy_client().add(
+        Toxic(
+            proxy=proxy_name,
+            type=type_name,
+            attributes=given,
+            stream=stream,  # type: ignore[arg-type]
+            toxicity=toxicity,
+            name=name,
+            duration_ms=parse_duration_ms(duration) if duration else None,
+            toxicity_per="request" if per_request else None,
+        )
     )
-    unsupported = [
-        option
-        for option, asked, got in (
-            ("--duration", duration is not None, added.duration_ms),
-            ("--per-request", per_request, added.toxicity_per == "request"),
-        )
-        if asked and not got
-    ]
-    if unsupported:
-        # A real Toxiproxy ignores Faultyard's extensions: never leave a toxic that will not go.
-        client.remove_toxic(proxy_name, added.name)
-        raise FaultyardError(
-            f"the Toxiproxy server at {client.url} ignores {', '.join(unsupported)} (Faultyard "
-            "extensions); the toxic was not added. Use the embedded server, or leave them out."
-        )
     extra = f", removed after {duration}" if duration else ""
     click.echo(
         f"added {added.name} to {proxy_name}: {added.type} {added.stream} {added.attributes}{extra}"
@@ -191,8 +178,8 @@ def reset() -> None:
     First what a scenario run killed mid-way left behind (STATE/scenario-active.json),
     such as a paused service.
     """
+    from chaos.faults.injector import Injector
     from chaos.scenarios.cleanup import undo_crashed_run
-    from chaos.scenarios.faults import Injector
 
     stack = current_stack(verbose=False)
     for line in undo_crashed_run(stack):

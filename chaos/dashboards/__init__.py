@@ -12,12 +12,12 @@ from chaos.dashboards.model import (
     dashboard_names,
     load_dashboard,
 )
-from chaos.dashboards.promql import (
+from chaos.dashboards.promql import expand_variables
+from chaos.monitoring.prometheus import (
     PrometheusClient,
     PrometheusError,
     PrometheusUnavailableError,
     QueryError,
-    expand_variables,
 )
 
 __all__ = [

@@ -14,8 +14,8 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from chaos.dashboards.faults import FaultWindow
 from chaos.dashboards.model import Panel
-from chaos.dashboards.promql import Series
 from chaos.dashboards.units import format_value
+from chaos.monitoring.prometheus import Series
 
 # Grafana's classic palette, so colours match what the same dashboard shows in Grafana.
 PALETTE = (

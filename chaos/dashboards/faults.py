@@ -6,7 +6,8 @@ import math
 from dataclasses import dataclass
 
 from chaos.dashboards.model import Dashboard
-from chaos.dashboards.promql import PrometheusClient, Series, expand_variables, legend
+from chaos.dashboards.promql import expand_variables, legend
+from chaos.monitoring.prometheus import PrometheusClient, Series
 
 
 @dataclass(frozen=True)

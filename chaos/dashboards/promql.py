@@ -1,114 +1,16 @@
-"""Prometheus's HTTP API as the renderer uses it, and Grafana's query-time substitutions."""
+"""Grafana's query-time substitutions and PromQL text as the renderer reads it.
+
+The queries themselves go through chaos.monitoring.prometheus.PrometheusClient.
+"""
 
 from __future__ import annotations
 
-import math
 import re
-from dataclasses import dataclass
-from typing import Any
 
-import requests
+from chaos.monitoring.prometheus import QueryError, Series
 
-from chaos.errors import FaultyardError
-
-TIMEOUT_S = 10.0
 # Faultyard's Prometheus scrapes every target each second (the datasource's timeInterval).
 SCRAPE_INTERVAL_S = 1.0
-
-
-class PrometheusError(FaultyardError):
-    """Prometheus could not be reached or refused a query."""
-
-
-class PrometheusUnavailableError(PrometheusError):
-    """Nothing answers at the Prometheus URL."""
-
-
-class QueryError(PrometheusError):
-    """Prometheus refused a query (a PromQL syntax error, a bad range, a timeout)."""
-
-
-@dataclass(frozen=True)
-class Series:
-    labels: dict[str, str]
-    times: list[float]
-    values: list[float]
-
-
-def _number(text: str) -> float:
-    # Prometheus sends samples as strings: "1.5", "NaN", "+Inf".
-    try:
-        return float(text)
-    except ValueError:
-        return math.nan
-
-
-class PrometheusClient:
-    """Calls one Prometheus server's HTTP API; every call has a timeout and raises typed errors."""
-
-    def __init__(self, url: str, *, timeout_s: float = TIMEOUT_S) -> None:
-        self.url = url.rstrip("/")
-        self.timeout_s = timeout_s
-        self._http = requests.Session()
-        self._http.headers["User-Agent"] = "faultyard"
-
-    def check(self) -> str:
-        """Return the server's version; PrometheusUnavailableError when nothing answers."""
-        return str(self._call("/api/v1/status/buildinfo", {}, method="GET")["version"])
-
-    def query(self, expr: str, *, time: float | None = None) -> list[Series]:
-        """Evaluate an instant query; each series has one sample."""
-        params: dict[str, Any] = {"query": expr}
-        if time is not None:
-            params["time"] = time
-        data = self._call("/api/v1/query", params)
-        if data["resultType"] == "scalar":
-            t, v = data["result"]
-            return [Series({}, [float(t)], [_number(v)])]
-        return [
-            Series(dict(r["metric"]), [float(r["value"][0])], [_number(r["value"][1])])
-            for r in data["result"]
-        ]
-
-    def query_range(self, expr: str, *, start: float, end: float, step_s: float) -> list[Series]:
-        """Evaluate a range query from start to end (Unix seconds) every step_s seconds."""
-        data = self._call(
-            "/api/v1/query_range", {"query": expr, "start": start, "end": end, "step": step_s}
-        )
-        return [
-            Series(
-                dict(r["metric"]),
-                [float(t) for t, _ in r["values"]],
-                [_number(v) for _, v in r["values"]],
-            )
-            for r in data["result"]
-        ]
-
-    def metric_names(self) -> set[str]:
-        """Return every metric name Prometheus holds samples of."""
-        return set(self._call("/api/v1/label/__name__/values", {}, method="GET"))
-
-    def _call(self, path: str, params: dict[str, Any], *, method: str = "POST") -> Any:
-        # Queries go by POST: long expressions stay out of the URL (Grafana's httpMethod: POST).
-        body = {"data": params} if method == "POST" else {"params": params}
-        try:
-            response = self._http.request(method, self.url + path, timeout=self.timeout_s, **body)
-        except requests.RequestException as exc:
-            raise PrometheusUnavailableError(
-                f"Prometheus is not reachable at {self.url} ({type(exc).__name__}); "
-                "is the stack up? (`faultyard up`)"
-            ) from None
-        try:
-            answer = response.json()
-        except ValueError:
-            raise PrometheusError(
-                f"{self.url}{path} answered HTTP {response.status_code}, not Prometheus JSON"
-            ) from None
-        if answer.get("status") != "success":
-            query = params.get("query")
-            where = f" for {query!r}" if query else ""
-            raise QueryError(f"Prometheus refused the query{where}: {answer.get('error', answer)}")
-        return answer["data"]
 
 
 def rate_interval_s(step_s: float, scrape_interval_s: float = SCRAPE_INTERVAL_S) -> float:

@@ -25,13 +25,8 @@ from chaos.dashboards.model import (
     Panel,
     load_dashboard,
 )
-from chaos.dashboards.promql import (
-    SCRAPE_INTERVAL_S,
-    PrometheusClient,
-    QueryError,
-    expand_variables,
-    legend,
-)
+from chaos.dashboards.promql import SCRAPE_INTERVAL_S, expand_variables, legend
+from chaos.monitoring.prometheus import PrometheusClient, QueryError
 
 log = logging.getLogger(__name__)
 

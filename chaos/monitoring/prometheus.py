@@ -1,19 +1,22 @@
-"""Prometheus: its config, generated from the stack's settings, and a small HTTP API client.
+"""Prometheus: its config, generated from the stack's settings, and the tool's one API client.
 
 The scrape config is built from one function so the native stack and the compose
 stack (which only changes the addresses) share the same jobs, interval and rules.
+The client serves everyone who asks Prometheus: the stack's health check,
+`faultyard status`, the scenario probes and panel, and the dashboard renderer.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-
-from chaos.errors import StackError
+from chaos.errors import FaultyardError
+from chaos.http import HttpClient
 from chaos.monitoring import DASHBOARDS_DIR
 from chaos.settings import StackSettings
 
@@ -23,10 +26,19 @@ POSTGRES_QUERIES = PROMETHEUS_DIR / "postgres-queries.yml"
 # Symptoms must show within two scrape intervals; the whole stack is local.
 SCRAPE_INTERVAL = "1s"
 RETENTION = "2d"
+TIMEOUT_S = 10.0
 
 
-class PrometheusError(StackError):
-    """Prometheus did not answer, or answered with an error."""
+class PrometheusError(FaultyardError):
+    """Prometheus could not be reached or answered with an error."""
+
+
+class PrometheusUnavailableError(PrometheusError):
+    """Nothing answers at the Prometheus URL."""
+
+
+class QueryError(PrometheusError):
+    """Prometheus refused a query (a PromQL syntax error, a bad range, a timeout)."""
 
 
 def native_targets(settings: StackSettings) -> dict[str, str]:
@@ -87,41 +99,48 @@ class ScrapeTarget:
     last_error: str
 
 
-class PrometheusClient:
-    """The few calls of Prometheus's HTTP API that Faultyard needs."""
+@dataclass(frozen=True)
+class Series:
+    """One series of a query's result: its labels, and its samples' times and values."""
 
-    def __init__(self, url: str, *, timeout_s: float = 5.0) -> None:
-        self.url = url.rstrip("/")
+    labels: dict[str, str]
+    times: list[float]
+    values: list[float]
+
+
+def _number(text: str) -> float:
+    # Prometheus sends samples as strings: "1.5", "NaN", "+Inf".
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+class PrometheusClient:
+    """Calls one Prometheus server's HTTP API; every call has a timeout and raises typed errors."""
+
+    def __init__(self, url: str, *, timeout_s: float = TIMEOUT_S) -> None:
+        self._http = HttpClient(
+            url,
+            service="Prometheus",
+            error=PrometheusError,
+            unreachable=PrometheusUnavailableError,
+            timeout_s=timeout_s,
+        )
+        self.url = self._http.url
         self.timeout_s = timeout_s
 
-    def _get(self, path: str, **params: str) -> requests.Response:
-        try:
-            response = requests.get(f"{self.url}{path}", params=params, timeout=self.timeout_s)
-        except requests.RequestException as exc:
-            raise PrometheusError(f"Prometheus at {self.url} did not answer: {exc}") from None
-        return response
-
-    def _data(self, path: str, **params: str) -> object:
-        response = self._get(path, **params)
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        if response.status_code != 200 or body.get("status") != "success":
-            error = body.get("error") or response.text[:200]
-            raise PrometheusError(f"{path} answered {response.status_code}: {error}")
-        return body["data"]
-
     def ready(self) -> None:
-        """Raise PrometheusError unless /-/ready answers 200."""
-        response = self._get("/-/ready")
-        if response.status_code != 200:
-            raise PrometheusError(f"/-/ready answered {response.status_code}: {response.text}")
+        """Raise PrometheusError unless /-/ready answers 200 (storage open, queries served)."""
+        self._http.request("GET", "/-/ready")
+
+    def check(self) -> str:
+        """Return the server's version; PrometheusUnavailableError when nothing answers."""
+        return str(self._call("/api/v1/status/buildinfo", {}, method="GET")["version"])
 
     def targets(self) -> list[ScrapeTarget]:
         """Return every active scrape target, sorted by job and instance."""
-        data = self._data("/api/v1/targets", state="active")
-        assert isinstance(data, dict)
+        data = self._call("/api/v1/targets", {"state": "active"}, method="GET")
         found = [
             ScrapeTarget(
                 job=t["labels"].get("job", ""),
@@ -133,9 +152,50 @@ class PrometheusClient:
         ]
         return sorted(found, key=lambda t: (t.job, t.instance))
 
-    def query(self, expr: str) -> list[dict[str, object]]:
-        """Run an instant PromQL query and return its result's series (vector or matrix)."""
-        data = self._data("/api/v1/query", query=expr)
-        assert isinstance(data, dict)
-        result = data["result"]
-        return result if isinstance(result, list) else [{"metric": {}, "value": result}]
+    def query(self, expr: str, *, time: float | None = None) -> list[Series]:
+        """Evaluate an instant query; each series has one sample."""
+        params: dict[str, Any] = {"query": expr}
+        if time is not None:
+            params["time"] = time
+        data = self._call("/api/v1/query", params)
+        if data["resultType"] == "scalar":
+            t, v = data["result"]
+            return [Series({}, [float(t)], [_number(v)])]
+        return [
+            Series(dict(r["metric"]), [float(r["value"][0])], [_number(r["value"][1])])
+            for r in data["result"]
+        ]
+
+    def query_range(self, expr: str, *, start: float, end: float, step_s: float) -> list[Series]:
+        """Evaluate a range query from start to end (Unix seconds) every step_s seconds."""
+        data = self._call(
+            "/api/v1/query_range", {"query": expr, "start": start, "end": end, "step": step_s}
+        )
+        return [
+            Series(
+                dict(r["metric"]),
+                [float(t) for t, _ in r["values"]],
+                [_number(v) for _, v in r["values"]],
+            )
+            for r in data["result"]
+        ]
+
+    def metric_names(self) -> set[str]:
+        """Return every metric name Prometheus holds samples of."""
+        return set(self._call("/api/v1/label/__name__/values", {}, method="GET"))
+
+    def _call(self, path: str, params: dict[str, Any], *, method: str = "POST") -> Any:
+        # Queries go by POST: long expressions stay out of the URL (Grafana's httpMethod: POST).
+        body = {"data": params} if method == "POST" else {"params": params}
+        response = self._http.request(method, path, check=False, **body)
+        try:
+            answer = response.json()
+        except ValueError:
+            raise PrometheusError(
+                f"{self.url}{path} answered HTTP {response.status_code}, not Prometheus JSON"
+            ) from None
+        if answer.get("status") != "success":
+            query = params.get("query")
+            what = f"the query {query!r}" if query else path
+            raise QueryError(f"Prometheus refused {what}: {answer.get('error', answer)}")
+        return answer["data"]

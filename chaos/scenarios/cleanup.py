@@ -13,7 +13,6 @@ stopped processes in a service's tree.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
@@ -22,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from chaos.errors import FaultyardError
-from chaos.scenarios import processes
-from chaos.scenarios.faults import Injector, Step, step_from_dict
+from chaos.faults.injector import Injector, Step, step_from_dict
 from chaos.settings import StackSettings
 from chaos.stack import process
 from chaos.stack.manager import Stack
@@ -118,26 +116,7 @@ def _ago(moment: float) -> str:
 
 def sweep(injector: Injector) -> list[str]:
     """Remove every fault still on the stack, whoever left it; return what was removed."""
-    found: list[str] = []
-    stack = injector.stack
-    proxies = injector.toxiproxy.proxies()
-    leftovers = [f"toxic {t.name} on {p.name}" for p in proxies.values() for t in p.toxics]
-    leftovers += [f"proxy {p.name} disabled" for p in proxies.values() if not p.enabled]
-    if leftovers:
-        injector.toxiproxy.reset()
-        found.append(f"removed {', '.join(leftovers)}")
-    for name in injector.switches_on():
-        found.append(injector.switch_off(name))
-    overrides = injector.settings_overridden()
-    if overrides:
-        changed = ", ".join(f"{k}={v}" for k, v in overrides.items())
-        found.append(f"{injector.reset_setting()} (was {changed})")
-    for name in stack.names():
-        record = stack.running(name)
-        if record is not None and processes.stopped(record.pid):
-            with contextlib.suppress(ProcessLookupError):
-                found.append(injector.resume(name))
-    return found
+    return injector.sweep()
 
 
 def undo_crashed_run(stack: Stack) -> list[str]:
@@ -147,9 +126,4 @@ def undo_crashed_run(stack: Stack) -> list[str]:
     faults only the active-run file remembers.
     """
     injector = Injector(stack)
-    lines = undo_active(injector)
-    for name in stack.names():
-        record = stack.running(name)
-        if record is not None and processes.stopped(record.pid):
-            lines.append(injector.resume(name))
-    return lines
+    return undo_active(injector) + injector.resume_stopped()

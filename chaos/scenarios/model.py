@@ -26,15 +26,14 @@ import operator
 from collections.abc import Callable
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chaos.errors import FaultyardError
-from chaos.proxy.toxics import REGISTRY as TOXIC_KINDS
+from chaos.faults import ProcessFault, ProxyDown, Reload, Setting, Switch, Toxic
+from chaos.faults.base import IDENTIFIER_PATTERN, STACK_PROXIES
 
 #: A scenario name: lower case words joined by hyphens, e.g. `connection-leak`.
 NAME_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
-#: Switch, setting and probe names: snake_case.
-IDENTIFIER_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 #: The shopper journeys of scenarios/locustfile.py, one Locust user class each.
 JOURNEYS = (
@@ -84,97 +83,23 @@ class Frozen(BaseModel):
 # ---------------------------------------------------------------- faults
 
 
-class Toxic(Frozen):
-    """A Toxiproxy toxic on one of the stack's proxies (attributes in the toxic's own units)."""
-
-    kind: Literal["toxic"] = "toxic"
-    proxy: Literal["postgres", "redis", "shop"]
-    type: str
-    attributes: dict[str, int] = Field(default_factory=dict)
-    stream: Literal["upstream", "downstream"] = "downstream"
-    toxicity: float = Field(1.0, ge=0.0, le=1.0)
-    name: str | None = None
-
-    @model_validator(mode="after")
-    def _known_type_and_attributes(self) -> Toxic:
-        kind = TOXIC_KINDS.get(self.type)
-        if kind is None:
-            raise ValueError(f"unknown toxic type {self.type!r}; known: {', '.join(TOXIC_KINDS)}")
-        unknown = sorted(set(self.attributes) - set(kind.defaults))
-        if unknown:
-            raise ValueError(
-                f"{self.type} toxic has no attribute {', '.join(unknown)}; "
-                f"it has: {', '.join(kind.defaults)}"
-            )
-        if any(v < 0 for v in self.attributes.values()):
-            raise ValueError("toxic attributes are non-negative integers")
-        return self
-
-    @property
-    def toxic_name(self) -> str:
-        """Return the toxic's name on the proxy (Toxiproxy's default: TYPE_STREAM)."""
-        return self.name or f"{self.type}_{self.stream}"
-
-    def describe(self) -> str:
-        """Return one line saying what this fault does."""
-        attrs = " ".join(f"{k}={v}" for k, v in self.attributes.items())
-        share = f" toxicity={self.toxicity:g}" if self.toxicity < 1 else ""
-        return f"toxic {self.type} on proxy {self.proxy} ({self.stream}) {attrs}{share}".rstrip()
+# A scenario's steps are the tool's fault kinds (chaos/faults/), told apart by `kind`.
+FaultStep = Toxic | ProxyDown | Switch | Setting | ProcessFault
 
 
-class Switch(Frozen):
-    """A bug switch of the shop (target_app.switches); `value=True` runs the buggy code path."""
-
-    kind: Literal["switch"] = "switch"
-    name: str = Field(pattern=IDENTIFIER_PATTERN)
-    value: bool
-
-    def describe(self) -> str:
-        """Return one line saying what this step does."""
-        return f"switch {self.name} {'on (bug)' if self.value else 'off (fix)'}"
+def _on_a_stack_proxy(fault: FaultStep) -> FaultStep:
+    """Refuse a fault on a proxy the stack does not have."""
+    proxy = getattr(fault, "proxy", None)
+    if proxy is not None and proxy not in STACK_PROXIES:
+        raise ValueError(
+            f"no proxy {proxy!r} in the stack; its proxies: {', '.join(STACK_PROXIES)}"
+        )
+    return fault
 
 
-class Setting(Frozen):
-    """A shop setting (target_app.config.ShopSettings) changed at runtime, e.g. a failure rate."""
-
-    kind: Literal["setting"] = "setting"
-    name: str = Field(pattern=IDENTIFIER_PATTERN)
-    value: bool | int | float | str
-
-    def describe(self) -> str:
-        """Return one line saying what this step does."""
-        return f"setting {self.name} = {self.value}"
-
-
-class ProcessFault(Frozen):
-    """A signal to one of the stack's services: kill (SIGKILL), pause (SIGSTOP), term (SIGTERM)."""
-
-    kind: Literal["process"] = "process"
-    service: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
-    action: Literal["kill", "pause", "term"]
-
-    def describe(self) -> str:
-        """Return one line saying what this fault does."""
-        return f"process {self.action} {self.service}"
-
-
-class Reload(Frozen):
-    """A graceful reload of one of the stack's services, run at rollback after the faults go.
-
-    For damage that outlives its fault: connections leaked into a process's pool
-    come back only when that process is replaced (gunicorn starts new workers and
-    lets the old ones finish their requests).
-    """
-
-    kind: Literal["reload"] = "reload"
-    service: Literal["app"]
-
-    def describe(self) -> str:
-        """Return one line saying what this step does."""
-        return f"reload {self.service} gracefully"
-
-
-Fault = Annotated[Toxic | Switch | Setting | ProcessFault, Field(discriminator="kind")]
+Fault = Annotated[
+    Annotated[FaultStep, Field(discriminator="kind")], AfterValidator(_on_a_stack_proxy)
+]
 FixStep = Annotated[Switch | Setting, Field(discriminator="kind")]
 
 
@@ -416,7 +341,7 @@ class Scenario(Frozen):
             raise ValueError("the fix changes nothing: every step is already one of the faults")
         return self
 
-    def faults_for(self, *, fixed: bool) -> tuple[Switch | Setting | Toxic | ProcessFault, ...]:
+    def faults_for(self, *, fixed: bool) -> tuple[FaultStep, ...]:
         """Return what to inject: the faults, with the fix's steps replacing or adding to them.
 
         The fix's steps come first: the fixed code is deployed before the incident,

@@ -16,8 +16,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from chaos.dashboards.promql import PrometheusClient, PrometheusError
 from chaos.dashboards.units import format_value
+from chaos.monitoring.prometheus import PrometheusClient, PrometheusError
 from chaos.scenarios.journal import Journal, PhaseRecord, ProbeLog, Reading
 from chaos.scenarios.model import Scenario
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import psycopg
 import requests
 
-from chaos.dashboards.promql import PrometheusClient, PrometheusError
+from chaos.monitoring.prometheus import PrometheusClient, PrometheusError
 from chaos.scenarios.model import HTTPProbe, Probe, PromQLProbe, SQLProbe
 from chaos.settings import StackSettings, libpq_url
 

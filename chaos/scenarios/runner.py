@@ -29,8 +29,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from chaos.dashboards.promql import PrometheusClient
 from chaos.errors import FaultyardError
+from chaos.faults.injector import Injector, Step
+from chaos.monitoring.prometheus import PrometheusClient
 from chaos.scenarios import verdict
 from chaos.scenarios.cleanup import (
     ActiveRun,
@@ -40,7 +41,6 @@ from chaos.scenarios.cleanup import (
     undo_active,
     write_active,
 )
-from chaos.scenarios.faults import Injector, Step
 from chaos.scenarios.journal import FaultRecord, Journal, PhaseRecord, ProbeLog, Reading
 from chaos.scenarios.load import Load
 from chaos.scenarios.model import Probe, Scenario

@@ -9,8 +9,8 @@ import pytest
 
 from chaos.compose.stack import ComposeStack
 from chaos.errors import AdminApiError
+from chaos.faults.injector import Injector
 from chaos.ports import free_port
-from chaos.scenarios.faults import Injector
 from chaos.settings import StackSettings, load_stack_settings
 from chaos.stack.manager import Stack
 from target_app.runtime_settings import RuntimeSettings

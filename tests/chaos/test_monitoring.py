@@ -34,7 +34,7 @@ def prom(stack: Stack) -> PrometheusClient:
 def value(prom: PrometheusClient, expr: str) -> float | None:
     """Return the single value an instant query gives, None if it gives no series."""
     series = prom.query(expr)
-    return float(series[0]["value"][1]) if series else None  # type: ignore[index]
+    return series[0].values[0] if series else None
 
 
 def test_every_scrape_target_is_up(stack: Stack, prom: PrometheusClient) -> None:

@@ -18,8 +18,8 @@ from sqlalchemy import Engine, create_engine, insert, text
 from chaos.admin_client import AdminClient
 from chaos.compose.stack import ComposeStack
 from chaos.errors import StackError
-from chaos.scenarios.faults import Injector
-from chaos.scenarios.model import Reload
+from chaos.faults import Reload
+from chaos.faults.injector import Injector
 from chaos.settings import load_stack_settings
 from chaos.stack import process
 from chaos.stack.manager import Stack

@@ -19,10 +19,12 @@ from rq import Queue, Retry
 import target_app.instrumentation.metrics  # noqa: F401  (registers the shop's metrics in REGISTRY)
 from chaos.dashboards import FaultWindow, dashboard_names, load_dashboard, render_dashboard
 from chaos.dashboards.faults import fault_windows
-from chaos.dashboards.promql import PrometheusClient, QueryError, expand_variables, metric_names
+from chaos.dashboards.promql import expand_variables, metric_names
+from chaos.errors import ToxiproxyNotFoundError
+from chaos.monitoring.prometheus import PrometheusClient, QueryError
 from chaos.stack.manager import Stack
 from chaos.stack.services import services
-from chaos.toxiproxy import NotFoundError, ToxiproxyClient
+from chaos.toxiproxy import ToxiproxyClient
 from tests.conftest import eventually, faultyard
 
 pytestmark = pytest.mark.slow
@@ -104,7 +106,7 @@ def observed(stack: Stack) -> Iterator[Observed]:
             time.sleep(0.1)
     finally:
         stream.close()
-        with contextlib.suppress(NotFoundError):
+        with contextlib.suppress(ToxiproxyNotFoundError):
             toxiproxy.remove_toxic("postgres", TOXIC)
         http.close()
     yield Observed(start, toxic_on, toxic_off, time.time(), frozenset(statuses))

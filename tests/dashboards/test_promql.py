@@ -7,8 +7,9 @@ import math
 import pytest
 
 from chaos.dashboards.faults import FaultWindow, windows_of
-from chaos.dashboards.promql import QueryError, Series, expand_variables, legend, metric_names
+from chaos.dashboards.promql import expand_variables, legend, metric_names
 from chaos.dashboards.units import format_value
+from chaos.monitoring.prometheus import QueryError, Series
 
 
 def test_rate_interval_is_grafanas_formula_for_a_one_second_scrape() -> None:

@@ -9,6 +9,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from chaos.faults import ProcessFault, Setting, Switch, Toxic
+from chaos.faults.injector import Injector
 from chaos.scenarios import processes
 from chaos.scenarios.cleanup import (
     ActiveRun,
@@ -19,8 +21,6 @@ from chaos.scenarios.cleanup import (
     undo_crashed_run,
     write_active,
 )
-from chaos.scenarios.faults import Injector
-from chaos.scenarios.model import ProcessFault, Setting, Switch, Toxic
 from chaos.stack.manager import Stack
 from target_app.runtime_settings import RuntimeSettings
 from target_app.switches import SwitchBoard

@@ -130,10 +130,22 @@ def test_toxics_are_checked_against_the_proxy_kinds() -> None:
         Toxic(proxy="postgres", type="lag")
     with pytest.raises(ValidationError, match="latency toxic has no attribute delay"):
         Toxic(proxy="postgres", type="latency", attributes={"delay": 5})
-    with pytest.raises(ValidationError, match="proxy"):
-        Toxic(proxy="mysql", type="latency")
     toxic = Toxic(proxy="postgres", type="latency", attributes={"latency": 100, "jitter": 10})
     assert toxic.toxic_name == "latency_downstream"
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"kind": "toxic", "proxy": "mysql", "type": "latency"},
+        {"kind": "proxy_down", "proxy": "mysql"},
+    ],
+)
+def test_a_scenario_faults_only_the_stacks_proxies(fault: dict[str, Any]) -> None:
+    message = error_text(deadlock_with(faults=[fault]))
+    assert "no proxy 'mysql' in the stack; its proxies: postgres, redis, shop" in message
+    on_the_stack = Scenario.model_validate(deadlock_with(faults=[{**fault, "proxy": "redis"}]))
+    assert on_the_stack.faults[0].proxy == "redis"  # type: ignore[union-attr]
 
 
 def test_load_profiles_name_known_journeys_and_give_locust_its_options() -> None:
