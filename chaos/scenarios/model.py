@@ -7,30 +7,58 @@ grades against. It serialises to JSON (`scenario.model_dump(mode="json")`), so
 a run's journal can embed the scenario it ran, and reads back with
 `Scenario.model_validate(data)`.
 
-Probe semantics, for whoever evaluates them:
-- PromQLProbe: an instant query whose result is one sample (aggregate it with
-  `sum`, `max`, ...); no series means "no data" and never holds, so write
-  `... or vector(0)` where absence means zero.
-- SQLProbe: one read-only query on the shop's database, straight to PostgreSQL
-  (not through the proxy, so it answers during network faults), returning one
-  number in its first column of its first row.
-- HTTPProbe: one request to the shop through the `shop` proxy; it holds when
-  the status is `expect_status` and, if `max_latency_s` is set, it answered in time.
+The probes are in chaos/scenarios/probe_model.py (re-exported here).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import operator
-from collections.abc import Callable
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chaos.errors import FaultyardError
 from chaos.faults import ProcessFault, ProxyDown, Reload, Setting, Switch, Toxic
-from chaos.faults.base import IDENTIFIER_PATTERN, STACK_PROXIES
+from chaos.faults.base import STACK_PROXIES
+from chaos.scenarios.probe_model import (
+    Comparator,
+    HTTPProbe,
+    Probe,
+    PromQLProbe,
+    SQLProbe,
+    check_promql,
+    compare,
+)
+
+# Scenario modules import the whole format from here, the fault kinds and probes included.
+__all__ = [
+    "NAME_PATTERN",
+    "AnswerKey",
+    "Comparator",
+    "Fault",
+    "FaultStep",
+    "FixStep",
+    "Frozen",
+    "Guide",
+    "HTTPProbe",
+    "Link",
+    "LoadProfile",
+    "Probe",
+    "ProcessFault",
+    "PromQLProbe",
+    "ProxyDown",
+    "Reload",
+    "SQLProbe",
+    "Scenario",
+    "ScenarioError",
+    "Series",
+    "Setting",
+    "Switch",
+    "Toxic",
+    "UnknownScenarioError",
+    "compare",
+]
 
 #: A scenario name: lower case words joined by hyphens, e.g. `connection-leak`.
 NAME_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
@@ -46,16 +74,6 @@ JOURNEYS = (
     "GreedyBuyer",
 )
 
-Comparator = Literal[">", ">=", "<", "<=", "==", "!="]
-_COMPARE: dict[str, Callable[[float, float], bool]] = {
-    ">": operator.gt,
-    ">=": operator.ge,
-    "<": operator.lt,
-    "<=": operator.le,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
-
 
 class ScenarioError(FaultyardError):
     """A scenario module is missing, invalid or clashes with another."""
@@ -67,13 +85,6 @@ class UnknownScenarioError(ScenarioError):
     def __init__(self, name: str, known: list[str]) -> None:
         super().__init__(f"unknown scenario {name!r}; known: {', '.join(known) or '(none)'}")
         self.name, self.known = name, known
-
-
-def compare(value: float | None, comparator: Comparator, threshold: float) -> bool:
-    """Return whether `value comparator threshold` holds; no value (or NaN) never holds."""
-    if value is None or math.isnan(value):
-        return False
-    return _COMPARE[comparator](value, threshold)
 
 
 class Frozen(BaseModel):
@@ -103,120 +114,6 @@ Fault = Annotated[
 FixStep = Annotated[Switch | Setting, Field(discriminator="kind")]
 
 
-# ---------------------------------------------------------------- probes
-
-
-def _check_promql(expr: str) -> str:
-    """Reject what cannot be PromQL: empty text, unclosed quotes or unbalanced brackets."""
-    if not expr.strip():
-        raise ValueError("empty PromQL expression")
-    closing = {"(": ")", "[": "]", "{": "}"}
-    stack: list[str] = []
-    quote: str | None = None
-    escaped = False
-    for ch in expr:
-        if quote:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == quote:
-                quote = None
-        elif ch in "\"'`":
-            quote = ch
-        elif ch in closing:
-            stack.append(closing[ch])
-        elif ch in ")]}" and (not stack or stack.pop() != ch):
-            raise ValueError(f"unbalanced {ch!r} in PromQL: {expr}")
-    if quote:
-        raise ValueError(f"unclosed {quote} in PromQL: {expr}")
-    if stack:
-        raise ValueError(f"missing {''.join(reversed(stack))!r} in PromQL: {expr}")
-    return expr
-
-
-class _Probe(Frozen):
-    name: str = Field(pattern=IDENTIFIER_PATTERN)
-    description: str = Field(min_length=1)
-    #: Symptoms only: the fault itself causes this symptom (the link stays slow, the provider
-    #: keeps failing), so it may show with the fix on. Every other symptom is the bug's own:
-    #: with the fix on it must stay away.
-    caused_by_fault: bool = False
-
-
-class PromQLProbe(_Probe):
-    """An instant PromQL query compared with a threshold."""
-
-    kind: Literal["promql"] = "promql"
-    expr: str
-    comparator: Comparator
-    threshold: float
-
-    check_expr = field_validator("expr")(_check_promql)
-
-    def holds(self, value: float | None) -> bool:
-        """Return whether the query's value satisfies the probe (None: no series)."""
-        return compare(value, self.comparator, self.threshold)
-
-    def describe(self) -> str:
-        """Return the condition as one line."""
-        return f"{self.expr} {self.comparator} {self.threshold:g}"
-
-
-class SQLProbe(_Probe):
-    """A read-only SQL query returning one number, compared with a threshold."""
-
-    kind: Literal["sql"] = "sql"
-    sql: str
-    comparator: Comparator
-    threshold: float
-
-    @field_validator("sql")
-    @classmethod
-    def _read_only(cls, sql: str) -> str:
-        words = sql.strip().rstrip(";").split(None, 1)
-        if not words or words[0].upper() not in ("SELECT", "WITH"):
-            raise ValueError("an SQL probe is one SELECT (or WITH ... SELECT) query")
-        if ";" in sql.strip().rstrip(";"):
-            raise ValueError("an SQL probe is one statement")
-        return sql
-
-    def holds(self, value: float | None) -> bool:
-        """Return whether the query's value satisfies the probe (None: no row or NULL)."""
-        return compare(value, self.comparator, self.threshold)
-
-    def describe(self) -> str:
-        """Return the condition as one line."""
-        return f"{' '.join(self.sql.split())} {self.comparator} {self.threshold:g}"
-
-
-class HTTPProbe(_Probe):
-    """One request to the shop: the status it must answer and, optionally, how fast."""
-
-    kind: Literal["http"] = "http"
-    method: Literal["GET", "HEAD"] = "GET"  # probes never change the shop's state
-    path: str = Field(pattern=r"^/")
-    expect_status: int = Field(200, ge=100, le=599)
-    max_latency_s: float | None = Field(None, gt=0)
-    timeout_s: float = Field(10.0, gt=0)
-
-    def holds(self, status: int | None, latency_s: float | None) -> bool:
-        """Return whether an answer (None: no answer) satisfies the probe."""
-        if status is None or status != self.expect_status:
-            return False
-        return self.max_latency_s is None or (
-            latency_s is not None and latency_s <= self.max_latency_s
-        )
-
-    def describe(self) -> str:
-        """Return the condition as one line."""
-        within = f" within {self.max_latency_s:g}s" if self.max_latency_s else ""
-        return f"{self.method} {self.path} -> {self.expect_status}{within}"
-
-
-Probe = Annotated[PromQLProbe | SQLProbe | HTTPProbe, Field(discriminator="kind")]
-
-
 # ---------------------------------------------------------------- the rest
 
 
@@ -227,7 +124,7 @@ class Series(Frozen):
     expr: str
     unit: Literal["s", "1/s", "count", "ratio", "bytes"] = "count"
 
-    check_expr = field_validator("expr")(_check_promql)
+    check_expr = field_validator("expr")(check_promql)
 
 
 class LoadProfile(Frozen):
