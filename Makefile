@@ -115,6 +115,11 @@ scenario: setup ## Run a scenario end to end: make scenario NAME [FIXED=1] [ARGS
 	fi
 	$(BIN)/faultyard scenario $(SCENARIO_NAME) $(FIXED_FLAG) $(ARGS)
 
+.PHONY: soak-scenarios
+N ?= 10
+soak-scenarios: setup ## Every scenario's both modes N times in a row on a private stack (N=10; ARGS=--busy-core keeps a core busy)
+	$(BIN)/python -m chaos.scenarios.soak --runs $(N) $(ARGS)
+
 .PHONY: regress
 regress: setup ## Run every scenario with its fix on (--fixed); fails if any deviates
 	@failed=""; \

@@ -17,8 +17,9 @@ from rich.table import Table
 from rich.text import Text
 
 from chaos.errors import StackError
-from chaos.scenarios.catalogue import get_scenario, load_catalogue
-from chaos.scenarios.load import locustfile
+from chaos.scenarios.catalogue import get_scenario, load_entries
+from chaos.scenarios.catalogue_table import markdown_table
+from chaos.scenarios.journeys import locustfile
 from chaos.scenarios.model import Probe, Scenario
 from chaos.settings import load_stack_settings
 
@@ -49,21 +50,33 @@ def emit(*parts: RenderableType) -> None:
 
 @click.command(name="list")
 @click.option("--json", "as_json", is_flag=True, help="Print the catalogue as JSON.")
-def list_scenarios(as_json: bool) -> None:
-    """List the scenarios: name, title and difficulty."""
-    catalogue = load_catalogue()
+@click.option(
+    "--markdown", is_flag=True, help="Print the catalogue as the README's Markdown table."
+)
+def list_scenarios(as_json: bool, markdown: bool) -> None:
+    """List the scenarios: name, difficulty, title and where each came from.
+
+    \b
+    Built-in scenarios live in scenarios/; folders of your own are searched
+    after it when FAULTYARD_SCENARIOS_PATH names them (separated by ':').
+    """
+    entries = load_entries()
     if as_json:
         rows = [
-            {"name": s.name, "title": s.title, "difficulty": s.difficulty}
-            for s in catalogue.values()
-        ]
+            {"name": e.scenario.name, "title": e.scenario.title,
+             "difficulty": e.scenario.difficulty, "source": e.source}
+            for e in entries.values()
+        ]  # fmt: skip
         click.echo(json.dumps(rows, indent=2))
         return
+    if markdown:
+        click.echo(markdown_table(entries), nl=False)
+        return
     table = Table(box=box.SIMPLE_HEAD if console().is_terminal else None, pad_edge=False)
-    for column in ("NAME", "DIFFICULTY", "TITLE"):
-        table.add_column(column, no_wrap=column != "TITLE")
-    for s in catalogue.values():
-        table.add_row(s.name, s.difficulty, s.title)
+    for column in ("NAME", "DIFFICULTY", "TITLE", "SOURCE"):
+        table.add_column(column, no_wrap=column not in ("TITLE", "SOURCE"))
+    for e in entries.values():
+        table.add_row(e.scenario.name, e.scenario.difficulty, e.scenario.title, e.source)
     emit(table)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from chaos.errors import FaultyardError
+from chaos.scenarios.journeys import locustfile
 from chaos.scenarios.model import LoadProfile
 
 PR_SET_PDEATHSIG = 1
@@ -39,13 +40,6 @@ COLUMNS = {
 
 class LoadError(FaultyardError):
     """Locust could not be started or stopped early."""
-
-
-def locustfile() -> Path:
-    """Return the shoppers' Locust file."""
-    import scenarios
-
-    return Path(scenarios.__file__).with_name("locustfile.py")
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
@@ -100,6 +94,9 @@ class Load:
                     stderr=subprocess.STDOUT,
                     env=env,
                     preexec_fn=_die_with_parent,
+                    # Its own session: a Ctrl-C at the terminal reaches the runner alone, which
+                    # stops the shoppers itself once it has rolled back.
+                    start_new_session=True,
                 )
             except OSError as exc:
                 raise LoadError(f"could not start Locust: {exc}") from None

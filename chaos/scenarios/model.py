@@ -21,6 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from chaos.errors import FaultyardError
 from chaos.faults import ProcessFault, ProxyDown, Reload, Setting, Switch, Toxic
 from chaos.faults.base import STACK_PROXIES
+from chaos.scenarios.journeys import journeys as locust_journeys
 from chaos.scenarios.probe_model import (
     Comparator,
     HTTPProbe,
@@ -62,17 +63,6 @@ __all__ = [
 
 #: A scenario name: lower case words joined by hyphens, e.g. `connection-leak`.
 NAME_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
-
-#: The shopper journeys of scenarios/locustfile.py, one Locust user class each.
-JOURNEYS = (
-    "Browser",
-    "CartBuilder",
-    "Buyer",
-    "HistoryReader",
-    "StockWatcher",
-    "ContendedBuyer",
-    "GreedyBuyer",
-)
 
 
 class ScenarioError(FaultyardError):
@@ -138,9 +128,10 @@ class LoadProfile(Frozen):
     @field_validator("journeys")
     @classmethod
     def _known_journeys(cls, journeys: dict[str, int]) -> dict[str, int]:
-        unknown = sorted(set(journeys) - set(JOURNEYS))
+        known = locust_journeys()
+        unknown = sorted(set(journeys) - set(known))
         if unknown:
-            raise ValueError(f"unknown journey {', '.join(unknown)}; known: {', '.join(JOURNEYS)}")
+            raise ValueError(f"unknown journey {', '.join(unknown)}; known: {', '.join(known)}")
         if any(weight < 1 for weight in journeys.values()):
             raise ValueError("journey weights are whole numbers of at least 1")
         return journeys

@@ -21,8 +21,13 @@ def job_label(job: Job) -> str:
     return (func_name or "<unknown>").rsplit(".", 1)[-1]
 
 
+#: The job's meta key holding which attempt it is at (set on each retry).
+ATTEMPT_KEY = "faultyard_attempt"
+
+
 class FailureMetricsMixin(BaseWorker):
-    """Count each failed attempt as a retry or as a permanent failure, as RQ decides.
+    """Count each failed attempt as a retry or as a permanent failure, as RQ decides, and
+    observe how many attempts each job took once it is done (succeeded or out of retries).
 
     Mixed in before the worker class. RQ moves a job out of retries (or
     stopped on request) to the failed registry, and re-enqueues or schedules
@@ -39,8 +44,24 @@ class FailureMetricsMixin(BaseWorker):
     ) -> None:
         """Handle the failure as RQ does, then count it."""
         will_retry = job.should_retry and self._stopped_job_id != job.id
+        attempts = attempts_of(job)
+        if will_retry:  # saved before RQ enqueues the retry, which another worker may take at once
+            job.meta[ATTEMPT_KEY] = attempts + 1
+            job.save_meta()
         super().handle_job_failure(
             job, queue=queue, started_job_registry=started_job_registry, exc_string=exc_string
         )
         counter = metrics.JOB_RETRIES if will_retry else metrics.JOBS_FAILED_PERMANENTLY
         counter.labels(job_label(job)).inc()
+        if not will_retry:
+            metrics.JOB_ATTEMPTS.labels(job_label(job)).observe(attempts)
+
+    def handle_job_success(self, job: Job, queue: Queue, started_job_registry: Any) -> None:
+        """Handle the success as RQ does, then observe the attempts the job took."""
+        super().handle_job_success(job, queue, started_job_registry)
+        metrics.JOB_ATTEMPTS.labels(job_label(job)).observe(attempts_of(job))
+
+
+def attempts_of(job: Job) -> int:
+    """Return the attempt the job is at: 1, plus one per retry (RQ counts only what is left)."""
+    return int(job.meta.get(ATTEMPT_KEY, 1))

@@ -163,6 +163,14 @@ JOBS_FAILED_PERMANENTLY = Counter(
     "RQ jobs out of retries, moved to the failed registry, by function.",
     ["function"],
 )
+#: Attempts are whole numbers: a bucket each up to a few retries, then coarser.
+JOB_ATTEMPTS_BUCKETS = (1, 2, 3, 4, 5, 6, 8, 11, 16, 21, 31)
+JOB_ATTEMPTS = Histogram(
+    "shop_job_attempts",
+    "Attempts an RQ job took until it succeeded or ran out of retries (1 = no retry), by function.",
+    ["function"],
+    buckets=JOB_ATTEMPTS_BUCKETS,
+)
 
 CATALOG_CACHE_HITS = Counter(
     "shop_catalog_cache_hits_total",

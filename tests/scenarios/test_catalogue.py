@@ -11,14 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from chaos.scenarios.catalogue import get_scenario, load_catalogue, scenario_modules
-from chaos.scenarios.model import (
-    JOURNEYS,
-    PromQLProbe,
-    ScenarioError,
-    Setting,
-    UnknownScenarioError,
+from chaos.scenarios.catalogue import (
+    PATH_ENV,
+    Folder,
+    built_in_folder,
+    get_scenario,
+    load_catalogue,
+    load_entries,
 )
+from chaos.scenarios.journeys import journeys
+from chaos.scenarios.model import PromQLProbe, ScenarioError, Setting, UnknownScenarioError
 from scenarios.locustfile import __file__ as LOCUSTFILE
 from target_app.runtime_settings import REGISTRY as RUNTIME_SETTINGS
 from target_app.runtime_settings import validate as validate_setting
@@ -33,9 +35,17 @@ PENDING_SETTINGS: set[str] = set()
 CATALOGUE = load_catalogue()
 
 
-def test_the_first_four_scenarios_are_found() -> None:
-    assert list(CATALOGUE) == ["connection-leak", "db-latency", "deadlock", "flaky-jobs"]
-    assert scenario_modules() == ["connection_leak", "db_latency", "deadlock", "flaky_jobs"]
+def test_every_scenario_module_is_found_and_nothing_else() -> None:
+    """Each module of scenarios/ but the locustfile and `_` helpers is one scenario."""
+    folder = built_in_folder()
+    modules = sorted(
+        p.stem
+        for p in folder.path.glob("*.py")
+        if not p.stem.startswith("_") and p.stem != "locustfile"
+    )
+    assert folder.module_names() == modules
+    assert [name.replace("-", "_") for name in CATALOGUE] == modules
+    assert all(entry.built_in for entry in load_entries().values())
 
 
 def test_every_scenario_serialises_to_json() -> None:
@@ -97,65 +107,125 @@ def test_the_journeys_are_the_locust_user_classes() -> None:
     )
     assert result.returncode == 0, result.stderr
     listed = {line.strip() for line in result.stdout.splitlines()[1:] if line.strip()}
-    assert listed == set(JOURNEYS)
+    assert listed == set(journeys())
 
 
 def test_unknown_name_lists_the_known_ones() -> None:
     with pytest.raises(UnknownScenarioError) as caught:
         get_scenario("dedlock")
-    assert str(caught.value) == (
-        "unknown scenario 'dedlock'; known: connection-leak, db-latency, deadlock, flaky-jobs"
-    )
+    assert str(caught.value) == f"unknown scenario 'dedlock'; known: {', '.join(CATALOGUE)}"
 
 
-def write_package(root: Path, name: str, modules: dict[str, str]) -> str:
-    package = root / name
-    package.mkdir()
-    (package / "__init__.py").write_text("")
+def write_folder(root: Path, modules: dict[str, str]) -> Folder:
+    """Write scenario modules into a new folder of the user's; return it."""
+    root.mkdir(parents=True, exist_ok=True)
     for module, source in modules.items():
-        (package / f"{module}.py").write_text(textwrap.dedent(source))
-    return name
+        (root / f"{module}.py").write_text(textwrap.dedent(source))
+    return Folder(root)
 
 
 COPY_OF_DEADLOCK = "from scenarios.deadlock import SCENARIO\n"
 
-
-def test_a_name_declared_twice_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.syspath_prepend(str(tmp_path))
-    package = write_package(
-        tmp_path, "twice", {"deadlock": COPY_OF_DEADLOCK, "zz_again": COPY_OF_DEADLOCK}
+#: A scenario that needs no new shop code: a toxic on the Redis link, probed by the exporter.
+SLOW_REDIS = """
+    from chaos.scenarios.model import (
+        AnswerKey, Guide, Link, LoadProfile, PromQLProbe, Scenario, Series, Setting, Toxic,
     )
-    with pytest.raises(
-        ScenarioError,
-        match=r"'deadlock' is declared twice: by twice.deadlock and by twice.zz_again",
-    ):
-        load_catalogue(package)
+
+    SCENARIO = Scenario(
+        name="slow-redis",
+        title="A slow link to Redis",
+        difficulty="beginner",
+        page="Everything that touches the queue is slower.",
+        faults=(Toxic(proxy="redis", type="latency", attributes={"latency": 50}),),
+        fix=(Setting(name="catalog_cache_ttl_s", value=5),),
+        load=LoadProfile(users=2, spawn_rate=2, duration_s=10, journeys={"Browser": 1}),
+        symptoms=(
+            PromQLProbe(
+                name="redis_link_slowed",
+                expr='sum(faultyard_fault_active{kind="toxic",target="redis"}) or vector(0)',
+                comparator=">", threshold=0, description="a toxic slows the Redis link",
+            ),
+            PromQLProbe(
+                name="never_in_fixed_mode", expr="vector(0)", comparator=">", threshold=0,
+                description="stands for a symptom of the bug's own",
+            ),
+        ),
+        slo=(
+            PromQLProbe(
+                name="prometheus_answers", expr="vector(1)", comparator=">", threshold=0,
+                description="Prometheus answers",
+            ),
+        ),
+        key_series=(Series(title="Faults on", expr="sum(faultyard_faults_active)"),),
+        guide=Guide(
+            where_to_look=("faultyard toxic list",),
+            what_you_will_see=("a latency toxic on the redis proxy",),
+            root_cause="Redis answers late.",
+            fix="Remove the toxic.",
+            further_reading=(Link(title="Toxiproxy", url="https://github.com/Shopify/toxiproxy"),),
+        ),
+        answer=AnswerKey(
+            root_cause="slow-redis-link",
+            keywords=("redis",),
+            choices=("Redis is slow", "PostgreSQL is slow", "The shop is slow"),
+            correct_choice=0,
+        ),
+    )
+"""
 
 
-def test_a_module_named_unlike_its_scenario_is_an_error(
+def test_a_scenario_of_the_users_own_is_one_module_in_a_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.syspath_prepend(str(tmp_path))
-    package = write_package(tmp_path, "misnamed", {"dead_lock": COPY_OF_DEADLOCK})
+    folder = write_folder(tmp_path / "mine", {"slow_redis": SLOW_REDIS, "_helpers": "X = 1\n"})
+    monkeypatch.setenv(PATH_ENV, f":{folder.path}:")  # empty parts are skipped
+    entries = load_entries()
+    assert list(entries) == sorted([*CATALOGUE, "slow-redis"])
+    mine = entries["slow-redis"]
+    assert not mine.built_in and mine.source == str(folder.path / "slow_redis.py")
+    assert get_scenario("slow-redis").faults[0].describe() == (
+        "toxic latency on proxy redis (downstream) latency=50"
+    )
+    # Loaded twice (as every command does), it is the same scenario, not a clash.
+    assert load_catalogue()["slow-redis"] == mine.scenario
+
+
+def test_a_missing_folder_in_the_path_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PATH_ENV, str(tmp_path / "nowhere"))
+    with pytest.raises(
+        ScenarioError, match=rf"{PATH_ENV} names '.*nowhere', which is not a folder"
+    ):
+        load_catalogue()
+
+
+def test_a_name_declared_twice_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = write_folder(tmp_path / "twice", {"deadlock": COPY_OF_DEADLOCK})
+    monkeypatch.setenv(PATH_ENV, str(folder.path))
+    with pytest.raises(
+        ScenarioError,
+        match=rf"'deadlock' is declared twice: by scenarios.deadlock and by {folder.path}/deadlock.py",
+    ):
+        load_catalogue()
+
+
+def test_a_module_named_unlike_its_scenario_is_an_error(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path / "misnamed", {"dead_lock": COPY_OF_DEADLOCK})
     with pytest.raises(
         ScenarioError, match=r"name the module deadlock\.py or the scenario 'dead-lock'"
     ):
-        load_catalogue(package)
+        load_catalogue([folder])
 
 
-def test_a_module_without_a_scenario_is_an_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.syspath_prepend(str(tmp_path))
-    package = write_package(tmp_path, "empty", {"nothing": "X = 1\n", "_helpers": "Y = 2\n"})
-    with pytest.raises(ScenarioError, match=r"empty.nothing declares no SCENARIO"):
-        load_catalogue(package)
+def test_a_module_without_a_scenario_is_an_error(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path / "empty", {"nothing": "X = 1\n", "_helpers": "Y = 2\n"})
+    with pytest.raises(ScenarioError, match=r"empty/nothing.py declares no SCENARIO"):
+        load_catalogue([folder])
 
 
-def test_an_invalid_scenario_module_names_itself_and_the_field(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.syspath_prepend(str(tmp_path))
+def test_an_invalid_scenario_module_names_itself_and_the_field(tmp_path: Path) -> None:
     source = """
         from chaos.scenarios.model import Scenario
         from scenarios.deadlock import SCENARIO as base
@@ -164,10 +234,10 @@ def test_an_invalid_scenario_module_names_itself_and_the_field(
         data["symptoms"][0]["comparator"] = "=>"
         SCENARIO = Scenario.model_validate(data)
     """
-    package = write_package(tmp_path, "broken", {"deadlock": source})
+    folder = write_folder(tmp_path / "broken", {"deadlock": source})
     with pytest.raises(ScenarioError) as caught:
-        load_catalogue(package)
+        load_catalogue([folder])
     assert str(caught.value).startswith(
-        "broken.deadlock is invalid: symptoms.0.promql.comparator: Input should be"
+        f"{folder.path}/deadlock.py is invalid: symptoms.0.promql.comparator: Input should be"
     )
     assert "(got '=>')" in str(caught.value)

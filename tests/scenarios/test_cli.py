@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from chaos.scenarios.model import JOURNEYS, LoadProfile
+from chaos.scenarios.catalogue import load_catalogue
+from chaos.scenarios.journeys import journeys
+from chaos.scenarios.model import LoadProfile
 from tests.conftest import faultyard, free_port
 
 REPO = Path(__file__).resolve().parents[2]
+CATALOGUE = load_catalogue()
 
 
 @pytest.fixture
@@ -25,15 +28,15 @@ def bare_env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def test_list_shows_name_difficulty_and_title(bare_env: dict[str, str]) -> None:
+def test_list_shows_name_difficulty_title_and_source(bare_env: dict[str, str]) -> None:
     result = faultyard(bare_env, "list")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["NAME", "DIFFICULTY", "TITLE"]
-    assert [line.split()[0] for line in lines[1:]] == [
-        "connection-leak", "db-latency", "deadlock", "flaky-jobs",
-    ]  # fmt: skip
-    assert "deadlock         intermediate  Checkouts lock product rows in cart order" in lines
+    assert lines[0].split() == ["NAME", "DIFFICULTY", "TITLE", "SOURCE"]
+    rows = [line.split() for line in lines[1:] if not line.startswith(" ")]
+    assert [row[0] for row in rows] == list(CATALOGUE)
+    for row, scenario in zip(rows, CATALOGUE.values(), strict=True):
+        assert row[1] == scenario.difficulty and row[-1] == "built-in"
     assert all(line == line.rstrip() for line in lines)
 
 
@@ -41,11 +44,22 @@ def test_list_json(bare_env: dict[str, str]) -> None:
     result = faultyard(bare_env, "list", "--json")
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
-    assert rows[2] == {
-        "name": "deadlock",
-        "title": "Checkouts lock product rows in cart order",
-        "difficulty": "intermediate",
-    }
+    assert rows == [
+        {"name": s.name, "title": s.title, "difficulty": s.difficulty, "source": "built-in"}
+        for s in CATALOGUE.values()
+    ]
+
+
+def test_the_readme_table_is_the_generated_one(bare_env: dict[str, str]) -> None:
+    result = faultyard(bare_env, "list", "--markdown")
+    assert result.returncode == 0, result.stderr
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("\n", readme.index("<!-- scenarios:start")) + 1
+    table = readme[start : readme.index("<!-- scenarios:end -->")]
+    assert table == result.stdout, (
+        "README.md's scenario table is stale: paste `faultyard list --markdown` between its markers"
+    )
+    assert len(table.splitlines()) == 2 + len(CATALOGUE)
 
 
 def test_show_prints_the_page_probes_and_guide(bare_env: dict[str, str]) -> None:
@@ -85,9 +99,7 @@ def test_show_json_is_the_whole_scenario(bare_env: dict[str, str]) -> None:
 def test_show_unknown_name_exits_2_listing_the_known_ones(bare_env: dict[str, str]) -> None:
     result = faultyard(bare_env, "show", "dedlock")
     assert result.returncode == 2
-    assert result.stderr == (
-        "error: unknown scenario 'dedlock'; known: connection-leak, db-latency, deadlock, flaky-jobs\n"
-    )
+    assert result.stderr == f"error: unknown scenario 'dedlock'; known: {', '.join(CATALOGUE)}\n"
 
 
 def test_load_exits_2_when_the_stack_is_down(bare_env: dict[str, str]) -> None:
@@ -100,7 +112,7 @@ def test_load_exits_2_when_the_stack_is_down(bare_env: dict[str, str]) -> None:
 @pytest.mark.slow
 def test_every_journey_runs_without_failures(cli_env: dict[str, str], tmp_path: Path) -> None:
     """A shopper or two per journey for a few seconds against the stack: every request succeeds."""
-    weights = {name: 2 if name == "Browser" else 1 for name in JOURNEYS}
+    weights = {name: 2 if name == "Browser" else 1 for name in journeys()}
     users = sum(weights.values())
     # The options a scenario's load profile gives Locust, as the runner will pass them.
     profile = LoadProfile(users=users, spawn_rate=users, duration_s=8, journeys=weights)

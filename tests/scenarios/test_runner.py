@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from chaos.scenarios.catalogue import get_scenario
+from chaos.scenarios.catalogue import get_scenario, load_catalogue
 from chaos.scenarios.cleanup import active_file
 from chaos.scenarios.journal import PHASES
 from chaos.scenarios.model import PromQLProbe
@@ -33,16 +33,18 @@ from tests.conftest import PORT_SETTINGS, eventually, faultyard, free_port, port
 
 pytestmark = pytest.mark.slow
 
-#: Short runs: few shoppers, a window as long as the slowest symptom needs (default mode ends
-#: as soon as every symptom has shown; fixed mode observes the whole FIXED_WINDOW_S).
-RUNS = {
-    "deadlock": ["--users", "12", "--duration", "20"],
-    # Its slowest symptoms (pool timeouts, catalog failing) took up to 17 s on a busy machine.
-    "connection-leak": ["--users", "12", "--duration", "30"],
-    "db-latency": ["--users", "16", "--duration", "20"],
-    # The payments queue takes longest: retries pile up until the workers cannot keep up.
-    "flaky-jobs": ["--users", "12", "--duration", "35"],
-}
+CATALOGUE = load_catalogue()
+#: Short runs: each scenario's own load and window, at most this many shoppers (default mode
+#: ends as soon as every symptom has shown; fixed mode observes the whole FIXED_WINDOW_S).
+MAX_USERS = 16
+
+
+def short_run(name: str) -> list[str]:
+    """Return the options of a short run of a scenario: its own window, few shoppers."""
+    load = CATALOGUE[name].load
+    return ["--users", str(min(load.users, MAX_USERS)), "--duration", f"{load.duration_s:g}"]
+
+
 FIXED_WINDOW_S = "12"
 
 
@@ -96,11 +98,11 @@ def check_run(stack: Stack, journal: dict[str, Any], folder: Path, name: str) ->
     assert not active_file(stack.settings).exists()
 
 
-@pytest.mark.parametrize("name", list(RUNS))
+@pytest.mark.parametrize("name", list(CATALOGUE))
 def test_default_mode_shows_every_symptom(
     stack: Stack, cli_env: dict[str, str], tmp_path: Path, name: str
 ) -> None:
-    code, journal, folder = run_scenario(cli_env, tmp_path, name, *RUNS[name])
+    code, journal, folder = run_scenario(cli_env, tmp_path, name, *short_run(name))
     assert code == 0, (journal["verdict"], journal["deviations"])
     check_run(stack, journal, folder, name)
     observe = next(p for p in journal["phases"] if p["name"] == "observe")
@@ -117,12 +119,12 @@ def test_default_mode_shows_every_symptom(
             assert any(r["holds"] for r in probe["readings"] if r["phase"] == "observe")
 
 
-@pytest.mark.parametrize("name", list(RUNS))
+@pytest.mark.parametrize("name", list(CATALOGUE))
 def test_fixed_mode_holds_the_slo_under_the_same_fault(
     stack: Stack, cli_env: dict[str, str], tmp_path: Path, name: str
 ) -> None:
     code, journal, folder = run_scenario(
-        cli_env, tmp_path, name, "--fixed", *RUNS[name], "--duration", FIXED_WINDOW_S
+        cli_env, tmp_path, name, "--fixed", *short_run(name), "--duration", FIXED_WINDOW_S
     )
     assert code == 0, (journal["verdict"], journal["deviations"])
     check_run(stack, journal, folder, name)
@@ -205,46 +207,11 @@ def test_sigkilled_runner_leaves_nothing_after_reset(
     assert status.returncode == 0, status.stdout + status.stderr
 
 
-def test_ctrl_c_rolls_back_and_reports(
-    stack: Stack, cli_env: dict[str, str], tmp_path: Path
-) -> None:
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "chaos", "scenario", "flaky-jobs", "--users", "6",
-         "--report-dir", str(tmp_path)],
-        env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
-        eventually(lambda: observing(tmp_path) or runner.poll() is not None, "observe", 60)
-        runner.send_signal(signal.SIGINT)
-        output, _ = runner.communicate(timeout=60)
-    finally:
-        if runner.poll() is None:
-            runner.kill()
-    assert runner.returncode == 130, output
-    assert "flaky-jobs: interrupted (rolled back) (exit 130)" in output
-    journal = json.loads(next(tmp_path.glob("flaky-jobs-*/journal.json")).read_text())
-    statuses = {p["name"]: p["status"] for p in journal["phases"]}
-    assert statuses == {
-        "preflight": "succeeded",
-        "baseline": "succeeded",
-        "inject": "succeeded",
-        "observe": "interrupted",
-        "rollback": "succeeded",
-        "report": "succeeded",
-    }
-    assert all(f["reverted_at"] for f in journal["faults"])
-    assert faults_on(stack) == []
-    assert not active_file(stack.settings).exists()
-
-
 def test_unknown_scenario_lists_the_known_ones(tmp_path: Path) -> None:
     env = {**os.environ, "FAULTYARD_STATE_DIR": str(tmp_path / "state")}
     result = faultyard(env, "scenario", "no-such", "--report-dir", str(tmp_path), timeout_s=60)
     assert result.returncode == 2
-    assert (
-        "unknown scenario 'no-such'; known: connection-leak, db-latency, deadlock, flaky-jobs"
-        in result.stderr
-    )
+    assert f"unknown scenario 'no-such'; known: {', '.join(CATALOGUE)}" in result.stderr
     assert not list(tmp_path.glob("no-such-*"))
 
 

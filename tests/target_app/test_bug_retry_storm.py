@@ -84,6 +84,8 @@ def test_without_backoff_every_failure_is_retried_at_once(stack: Stack, tmp_path
     assert value(text, "shop_jobs_total", function=JOB, outcome="failed") == retries + 1
     assert value(text, "shop_job_retries_total", function=JOB) == retries
     assert value(text, "shop_jobs_failed_permanently_total", function=JOB) == 1
+    # More attempts than any bounded policy allows: what flaky-jobs probes.
+    assert value(text, "shop_job_attempts_sum", function=JOB) == retries + 1
 
 
 @pytest.mark.slow
@@ -127,3 +129,4 @@ def test_with_backoff_a_retry_waits_then_the_job_lands_in_the_failed_registry(
     assert value(text, "shop_jobs_total", function=JOB, outcome="failed") == 3
     assert value(text, "shop_job_retries_total", function=JOB) == 2
     assert value(text, "shop_jobs_failed_permanently_total", function=JOB) == 1
+    assert value(text, "shop_job_attempts_sum", function=JOB) == 3

@@ -45,3 +45,25 @@ def test_failed_attempts_are_retries_until_the_last_one_fails_for_good(
     assert value(text, "shop_job_retries_total", function=JOB) == 2
     assert value(text, "shop_jobs_total", function=JOB, outcome="failed") == 4  # 3 + 1 attempts
     assert sorted(failed) == sorted([retried.id, single.id])
+    # Attempts each job took once done: 3 (two retries) and 1.
+    assert value(text, "shop_job_attempts_count", function=JOB) == 2
+    assert value(text, "shop_job_attempts_sum", function=JOB) == 4
+    assert value(text, "shop_job_attempts_bucket", function=JOB, le="1.0") == 1
+    assert value(text, "shop_job_attempts_bucket", function=JOB, le="2.0") == 1
+    assert value(text, "shop_job_attempts_bucket", function=JOB, le="3.0") == 2
+
+
+def test_a_job_that_succeeds_is_observed_with_its_attempts(stack: Stack, tmp_path: Path) -> None:
+    with running_worker(stack, tmp_path, FAULTYARD_PAYMENT_DELAY_MS="0") as worker:
+        worker.queue.enqueue("target_app.jobs.capture_payment", 1, retry=Retry(max=2))
+        text = eventually(
+            lambda: (
+                (t := worker.metrics())
+                and value(t, "shop_job_attempts_count", function=JOB) == 1
+                and t
+            ),
+            "the job to be observed",
+        )
+    assert isinstance(text, str)
+    assert value(text, "shop_job_attempts_sum", function=JOB) == 1
+    assert value(text, "shop_job_retries_total", function=JOB) == 0
