@@ -126,53 +126,8 @@ def write_folder(root: Path, modules: dict[str, str]) -> Folder:
 
 COPY_OF_DEADLOCK = "from scenarios.deadlock import SCENARIO\n"
 
-#: A scenario that needs no new shop code: a toxic on the Redis link, probed by the exporter.
-SLOW_REDIS = """
-    from chaos.scenarios.model import (
-        AnswerKey, Guide, Link, LoadProfile, PromQLProbe, Scenario, Series, Setting, Toxic,
-    )
-
-    SCENARIO = Scenario(
-        name="slow-redis",
-        title="A slow link to Redis",
-        difficulty="beginner",
-        page="Everything that touches the queue is slower.",
-        faults=(Toxic(proxy="redis", type="latency", attributes={"latency": 50}),),
-        fix=(Setting(name="catalog_cache_ttl_s", value=5),),
-        load=LoadProfile(users=2, spawn_rate=2, duration_s=10, journeys={"Browser": 1}),
-        symptoms=(
-            PromQLProbe(
-                name="redis_link_slowed",
-                expr='sum(faultyard_fault_active{kind="toxic",target="redis"}) or vector(0)',
-                comparator=">", threshold=0, description="a toxic slows the Redis link",
-            ),
-            PromQLProbe(
-                name="never_in_fixed_mode", expr="vector(0)", comparator=">", threshold=0,
-                description="stands for a symptom of the bug's own",
-            ),
-        ),
-        slo=(
-            PromQLProbe(
-                name="prometheus_answers", expr="vector(1)", comparator=">", threshold=0,
-                description="Prometheus answers",
-            ),
-        ),
-        key_series=(Series(title="Faults on", expr="sum(faultyard_faults_active)"),),
-        guide=Guide(
-            where_to_look=("faultyard toxic list",),
-            what_you_will_see=("a latency toxic on the redis proxy",),
-            root_cause="Redis answers late.",
-            fix="Remove the toxic.",
-            further_reading=(Link(title="Toxiproxy", url="https://github.com/Shopify/toxiproxy"),),
-        ),
-        answer=AnswerKey(
-            root_cause="slow-redis-link",
-            keywords=("redis",),
-            choices=("Redis is slow", "PostgreSQL is slow", "The shop is slow"),
-            correct_choice=0,
-        ),
-    )
-"""
+#: A scenario that needs no new shop code (a toxic on the Redis link), kept outside scenarios/.
+SLOW_REDIS = (Path(__file__).with_name("user_scenarios") / "slow_redis.py").read_text()
 
 
 def test_a_scenario_of_the_users_own_is_one_module_in_a_folder(
@@ -185,7 +140,7 @@ def test_a_scenario_of_the_users_own_is_one_module_in_a_folder(
     mine = entries["slow-redis"]
     assert not mine.built_in and mine.source == str(folder.path / "slow_redis.py")
     assert get_scenario("slow-redis").faults[0].describe() == (
-        "toxic latency on proxy redis (downstream) latency=50"
+        "toxic latency on proxy redis (downstream) latency=20"
     )
     # Loaded twice (as every command does), it is the same scenario, not a clash.
     assert load_catalogue()["slow-redis"] == mine.scenario
