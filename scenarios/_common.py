@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chaos.scenarios.model import HTTPProbe, Link, PromQLProbe, SQLProbe
+from chaos.scenarios.model import HTTPProbe, Link, PromQLProbe, Series, SQLProbe
 from target_app.public import ShopSettings
 
 #: Route labels of shop_http_* metrics are Flask's URL rules.
@@ -37,11 +37,36 @@ def error_ratio(route_regex: str, window: str = WINDOW) -> str:
     return f"({errors} or vector(0)) / clamp_min({total}, 1e-9)"
 
 
+CHECKOUT_P99 = quantile(
+    0.99, "shop_http_request_duration_seconds", f'method="POST",route="{CHECKOUT_ROUTE}"'
+)
+CHECKOUTS_BY_OUTCOME = Series(
+    title="Checkouts/s by outcome",
+    expr="sum by (outcome) (rate(shop_checkouts_total[10s]))",
+    unit="1/s",
+)
+
+
+def few_checkout_errors(description: str = "fewer than 1 % of checkouts answer 5xx") -> PromQLProbe:
+    """Return the SLO probe: under 1 % of checkouts answer 5xx."""
+    return PromQLProbe(
+        name="checkout_errors_below_1pct",
+        expr=error_ratio(CHECKOUT_ROUTE),
+        comparator="<",
+        threshold=0.01,
+        description=description,
+    )
+
+
 #: Root causes, one sentence each: a scenario's answer, and a wrong choice in the others' drills.
 SESSION_LEAK = "Failed checkouts never return their database connection to the pool"
 LOCK_ORDER = "Checkouts lock the same product rows in different orders"
 SLOW_DATABASE_LINK = "The network link between the shop and PostgreSQL got slower"
 RETRY_STORM = "Payment jobs fail and are retried immediately, flooding the queue"
+SLOW_CALL_HOLDING_LOCKS = "A transaction holds row locks while it waits on a slow remote call"
+DUAL_WRITE = "Checkout writes to Redis after the commit instead of through the outbox"
+STALE_POOL = "The pool hands out connections the network closed while they sat idle"
+LOST_UPDATE = "Checkouts read the stock without a lock and write back what they computed"
 
 NO_OVERSOLD_STOCK = SQLProbe(
     name="no_oversold_stock",
@@ -58,6 +83,16 @@ FEW_ERRORS = PromQLProbe(
     threshold=0.01,
     description="fewer than 1 % of all requests answer 5xx",
 )
+
+
+def recent_increase(gauge: str, window: str = "20s") -> str:
+    """Return how much a running-total gauge grew within the window (0 when it did not).
+
+    The shop_invariant_* gauges count over the shop's whole history, so an earlier run's
+    damage stays in them: a run judges what it added lately.
+    """
+    return f"max({gauge}) - max(min_over_time({gauge}[{window}]))"
+
 
 CATALOG_ANSWERS = HTTPProbe(
     name="catalog_answers",

@@ -16,11 +16,10 @@ from chaos.scenarios.model import (
 )
 from scenarios._common import (
     CATALOG_ROUTES,
-    CHECKOUT_ROUTE,
     FEW_ERRORS,
     SESSION_LEAK,
     SLOW_DATABASE_LINK,
-    error_ratio,
+    few_checkout_errors,
     quantile,
     rate,
 )
@@ -115,13 +114,7 @@ SCENARIO = Scenario(
             description="90 % of catalog reads answer within 250 ms",
         ),
         FEW_ERRORS,
-        PromQLProbe(
-            name="checkout_errors_below_1pct",
-            expr=error_ratio(CHECKOUT_ROUTE),
-            comparator="<",
-            threshold=0.01,
-            description="checkouts (which must read fresh stock) keep succeeding, if slower",
-        ),
+        few_checkout_errors("checkouts (which must read fresh stock) keep succeeding, if slower"),
         PromQLProbe(
             name="no_pool_timeouts",
             expr=f"{rate('shop_db_pool_checkout_timeouts_total')} or vector(0)",

@@ -15,7 +15,8 @@ from chaos.scenarios.model import (
 )
 from scenarios._common import (
     CATALOG_ANSWERS,
-    CHECKOUT_ROUTE,
+    CHECKOUT_P99,
+    CHECKOUTS_BY_OUTCOME,
     LOCK_ORDER,
     NO_OVERSOLD_STOCK,
     POSTGRES_LOG,
@@ -23,14 +24,10 @@ from scenarios._common import (
     SESSION_LEAK,
     SHOP_DB,
     SLOW_DATABASE_LINK,
-    error_ratio,
-    quantile,
+    few_checkout_errors,
     rate,
 )
 
-CHECKOUT_P99 = quantile(
-    0.99, "shop_http_request_duration_seconds", f'method="POST",route="{CHECKOUT_ROUTE}"'
-)
 DEADLOCKS = rate(f'pg_stat_database_deadlocks{{datname="{SHOP_DB}"}}')
 
 SCENARIO = Scenario(
@@ -89,13 +86,7 @@ SCENARIO = Scenario(
             threshold=0,
             description="no deadlocks in the shop database",
         ),
-        PromQLProbe(
-            name="checkout_errors_below_1pct",
-            expr=error_ratio(CHECKOUT_ROUTE),
-            comparator="<",
-            threshold=0.01,
-            description="fewer than 1 % of checkouts answer 5xx",
-        ),
+        few_checkout_errors(),
         PromQLProbe(
             name="checkout_p99_below_deadlock_timeout",
             expr=CHECKOUT_P99,
@@ -109,11 +100,7 @@ SCENARIO = Scenario(
     ),
     key_series=(
         Series(title="Deadlocks/s (shop database)", expr=DEADLOCKS, unit="1/s"),
-        Series(
-            title="Checkouts/s by outcome",
-            expr="sum by (outcome) (rate(shop_checkouts_total[10s]))",
-            unit="1/s",
-        ),
+        CHECKOUTS_BY_OUTCOME,
         Series(title="Checkout p99", expr=CHECKOUT_P99, unit="s"),
         Series(title="Backends waiting for a lock", expr="sum(pg_lock_waits_waiting)"),
     ),

@@ -1,13 +1,7 @@
 """Shoppers: one Locust user class per journey, as scenarios and `make load` drive them.
 
-Journeys (class names, as chaos.scenarios.model.JOURNEYS lists them):
-- Browser: catalog pages, searches and product details, skewed to popular products.
-- CartBuilder: fills a cart, looks at it, takes something out, leaves without buying.
-- Buyer: buys one to three products, with or without an Idempotency-Key, then looks at the order.
-- HistoryReader: a user's order history, then one of the orders.
-- StockWatcher: listens to the stock stream (Server-Sent Events) for a few events or seconds.
-- ContendedBuyer: buys two or three of the same few hot products, in random order (contention).
-- GreedyBuyer: asks for more units than exist; the checkout is refused (the error path).
+Each concrete user class is a journey a scenario's load may name (chaos.scenarios.journeys
+reads them from this file); its docstring says what that shopper does.
 
 Every request is named by its route template so Locust groups URLs as the shop's metrics do.
 Product ids are the seed's (1..FAULTYARD_SEED_PRODUCTS), users the seed's five.
@@ -15,51 +9,27 @@ Product ids are the seed's (1..FAULTYARD_SEED_PRODUCTS), users the seed's five.
 
 from __future__ import annotations
 
-import os
 import random
 import time
 import uuid
 
 import gevent
 from locust import FastHttpUser, between, task
-from locust.contrib.fasthttp import FastResponse, ResponseContextManager
+from locust.contrib.fasthttp import FastResponse
 
-from target_app.public import ADJECTIVES, CATEGORIES, NOUNS, USERS
-
-SEED_PRODUCTS = max(1, int(os.environ.get("FAULTYARD_SEED_PRODUCTS", "1000")))
-if os.environ.get("FAULTYARD_LOAD_SEED"):
-    # `faultyard scenario --seed N`: the same choices of products, users and think times
-    # (their interleaving still depends on timing).
-    random.seed(int(os.environ["FAULTYARD_LOAD_SEED"]))
-USER_IDS = range(1, len(USERS) + 1)
-#: ContendedBuyer's hot products: the first few with stock left on one catalog page, a page
-#: that every user picks alike and that moves on every few seconds, so stock never runs dry.
-HOT_PRODUCTS = 3
-HOT_WINDOW_S = 10
-HOT_PAGE_SIZE = 20
-HOT_MIN_STOCK = 20
-#: More units than the seed ever stocks (stock is 50..499): GreedyBuyer's checkout is always refused.
-GREEDY_QUANTITY = 1000
-
-
-def popular_product() -> int:
-    """Return a product id, low ids far more often: a few products get most of the views."""
-    return 1 + int(SEED_PRODUCTS * random.random() ** 3)
-
-
-def any_product() -> int:
-    """Return a product id, every product alike (purchases spread over the catalog)."""
-    return random.randint(1, SEED_PRODUCTS)
-
-
-def expect(response: ResponseContextManager, *statuses: int) -> bool:
-    """Mark the response a success if its status is one of `statuses`, else a failure."""
-    if response.status_code in statuses:
-        response.success()
-        return True
-    body = (response.text or "")[:200]
-    response.failure(f"{response.status_code} (expected {statuses}): {body}")
-    return False
+from scenarios._shopping import (
+    GREEDY_QUANTITY,
+    HOT_MIN_STOCK,
+    HOT_PAGE_SIZE,
+    HOT_PRODUCTS,
+    HOT_WINDOW_S,
+    SEED_PRODUCTS,
+    USER_IDS,
+    any_product,
+    expect,
+    popular_product,
+)
+from target_app.public import ADJECTIVES, CATEGORIES, NOUNS
 
 
 class Shopper(FastHttpUser):
@@ -214,11 +184,10 @@ class StockWatcher(Shopper):
             raw.release()
 
 
-class ContendedBuyer(Shopper):
-    """Buys two or three of this moment's hot products, in random order, one unit each."""
+class HotShopper(Shopper):
+    """A shopper interested in this moment's few hot products, the same for every one of them."""
 
-    weight = 1
-    wait_time = between(0.5, 1.5)
+    abstract = True
 
     def on_start(self) -> None:
         self.window: int | None = None
@@ -243,6 +212,13 @@ class ContendedBuyer(Shopper):
             ][:HOT_PRODUCTS]
         return self.hot
 
+
+class ContendedBuyer(HotShopper):
+    """Buys two or three of this moment's hot products, in random order, one unit each."""
+
+    weight = 1
+    wait_time = between(0.5, 1.5)
+
     @task
     def buy_hot(self) -> None:
         hot = self.hot_products()
@@ -252,6 +228,26 @@ class ContendedBuyer(Shopper):
         cart_id = self.new_cart([(p, 1) for p in products])
         if cart_id is not None:
             self.checkout(cart_id)
+
+
+class Merchant(HotShopper):
+    """Syncs the price of a hot product with the pricing service now and then."""
+
+    weight = 1
+    wait_time = between(1.0, 2.0)
+
+    @task
+    def reprice_hot(self) -> None:
+        hot = self.hot_products()
+        if not hot:
+            return
+        with self.client.post(
+            f"/products/{random.choice(hot)}/reprice",
+            name="/products/<id>/reprice",
+            catch_response=True,
+        ) as response:
+            # 409: another merchant changed the price meanwhile; the shop said so, no failure.
+            expect(response, 200, 409)
 
 
 class GreedyBuyer(Shopper):

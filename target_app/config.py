@@ -32,9 +32,12 @@ class ShopSettings(BaseSettings):
 
     max_body_bytes: int = Field(64 * 1024, ge=1024)
 
-    # Work done between row locks at checkout (pricing, fraud check): it widens
-    # the window in which two checkouts interleave, as a slow dependency does.
+    # Work done between row locks at checkout (pricing, fraud check), or between
+    # reading the stock and writing it when the rows are not locked: it widens the
+    # window in which two checkouts interleave, as a slow dependency does.
     checkout_lock_pause_ms: int = Field(0, ge=0)
+    # How long the (simulated) pricing service takes to quote a product's price.
+    pricing_call_ms: int = Field(50, ge=0)
 
     payment_queue: str = "payments"
     payment_delay_ms: int = Field(50, ge=0)

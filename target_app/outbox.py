@@ -10,6 +10,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from opentelemetry.trace import SpanKind
@@ -27,6 +28,51 @@ from target_app.redis_client import make_redis
 from target_app.services.payments import enqueue_capture
 
 log = logging.getLogger("target_app.relay")
+checkout_log = logging.getLogger("target_app.checkout")
+
+
+def write_to_stream(redis: Redis, events: Sequence[OutboxEvent], settings: ShopSettings) -> None:
+    """Add events to the stream, and each order's new stock to the stock channel (RedisError if down)."""
+    pipe = redis.pipeline(transaction=False)
+    for event in events:
+        pipe.xadd(
+            settings.events_stream,
+            {"event_id": event.id, "topic": event.topic, "payload": json.dumps(event.payload)},
+            maxlen=settings.events_stream_maxlen,
+            approximate=True,
+        )
+        if event.topic == "order.placed":
+            for item in event.payload.get("items", []):
+                pipe.publish(
+                    settings.stock_channel,
+                    json.dumps({"product_id": item["product_id"], "stock": item["stock_after"]}),
+                )
+    pipe.execute()
+
+
+def publish_after_commit(event: OutboxEvent, redis: Redis, settings: ShopSettings) -> bool:
+    """Enqueue an order's payment and stream its event straight from the checkout (the bug).
+
+    The `publish_after_commit` bug: checkout marks its event published in its own
+    transaction, so the relay skips it, and publishes it here after the commit: a dual
+    write. When Redis is unreachable, the order is committed, and its payment and
+    event are lost: nothing will try again. Return whether both writes happened.
+    """
+    try:
+        enqueue_capture(
+            order_id=event.payload["order_id"],
+            redis=redis,
+            settings=settings,
+            enqueued_by="checkout",
+        )
+        write_to_stream(redis, [event], settings)
+    except RedisError as exc:
+        checkout_log.error(
+            "order.placed not published after commit",
+            extra={"event_id": event.id, "order_id": event.payload["order_id"], "error": str(exc)},
+        )
+        return False
+    return True
 
 
 def relay_once(session: Session, redis: Redis, settings: ShopSettings) -> int:
@@ -41,23 +87,7 @@ def relay_once(session: Session, redis: Redis, settings: ShopSettings) -> int:
         ).all()
         if not events:
             return 0
-        pipe = redis.pipeline(transaction=False)
-        for event in events:
-            pipe.xadd(
-                settings.events_stream,
-                {"event_id": event.id, "topic": event.topic, "payload": json.dumps(event.payload)},
-                maxlen=settings.events_stream_maxlen,
-                approximate=True,
-            )
-            if event.topic == "order.placed":
-                for item in event.payload.get("items", []):
-                    pipe.publish(
-                        settings.stock_channel,
-                        json.dumps(
-                            {"product_id": item["product_id"], "stock": item["stock_after"]}
-                        ),
-                    )
-        pipe.execute()
+        write_to_stream(redis, events, settings)
         for event in events:
             if event.topic == "order.placed":
                 # Through the outbox, a Redis outage delays a payment and never

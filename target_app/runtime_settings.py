@@ -65,7 +65,12 @@ REGISTRY: dict[str, RuntimeSetting] = {
         ),
         RuntimeSetting(
             "checkout_lock_pause_ms",
-            "checkout: work done between row locks, widening the window for lock conflicts",
+            "checkout: work done between row locks (or, unlocked, between reading the stock and "
+            "writing it), widening the window in which two checkouts interleave",
+        ),
+        RuntimeSetting(
+            "pricing_call_ms",
+            "repricing: how long the simulated pricing service takes to quote a price",
         ),
         RuntimeSetting(
             "catalog_cache_ttl_s",

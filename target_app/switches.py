@@ -48,6 +48,40 @@ REGISTRY: dict[str, Switch] = {
             fix="retry a few times with exponential backoff and jitter (the job waits in the "
             "scheduled registry); a job out of retries lands in the failed registry",
         ),
+        Switch(
+            name="unlocked_stock_update",
+            bug="checkout reads each product's stock without a lock, checks it in Python and "
+            "writes back `stock = what it read - quantity`: two checkouts of one product at "
+            "once both read the same stock, and the second write undoes the first (a lost "
+            "update), so units are sold twice",
+            fix="lock the product rows (SELECT ... FOR UPDATE) before reading the stock, so "
+            "the read, the check and the write see one value that no one else can change",
+        ),
+        Switch(
+            name="external_call_in_transaction",
+            bug="repricing locks the product row, then asks the pricing service for the new "
+            "price inside the open transaction: for as long as the call takes, the connection "
+            "sits idle in transaction holding the lock, and checkouts of that product queue",
+            fix="ask the pricing service first, with no transaction open, then save the price "
+            "in a short transaction (lock_timeout 1 s, and only if the price did not change)",
+        ),
+        Switch(
+            name="no_pool_pre_ping",
+            bug="the connection pool hands out connections without checking them: one that "
+            "the network closed while it sat in the pool (a firewall's idle timeout, a "
+            "database restart) fails the request that gets it with `server closed the "
+            "connection unexpectedly`",
+            fix="ping each connection as it leaves the pool (SQLAlchemy's pool_pre_ping) and "
+            "replace a dead one with a new connection before the request uses it",
+        ),
+        Switch(
+            name="publish_after_commit",
+            bug="checkout marks its order.placed event published itself and, after the commit, "
+            "enqueues the payment and streams the event straight to Redis (a dual write): "
+            "while Redis is unreachable the order is kept, and its payment and event are lost",
+            fix="the transactional outbox: the event is written unpublished with the order, and "
+            "the relay publishes it (and enqueues the payment) once Redis accepts it",
+        ),
     )
 }
 

@@ -3,6 +3,10 @@
 gevent patches the standard library first, before psycopg is imported, as in
 every shop entry point. Jobs run in this process (SimpleWorker): one process,
 one set of metric files, and the job's DB engine is reused between jobs.
+
+RQ's work loop quits on a Redis error (an outage, a dropped link). This
+process then waits for Redis and works again, as a supervisor would restart
+it, so jobs enqueued during an outage run as soon as Redis is back.
 """
 
 from __future__ import annotations
@@ -11,11 +15,15 @@ from gevent import monkey
 
 monkey.patch_all()
 
+import contextlib  # noqa: E402
+import logging  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 from typing import Any  # noqa: E402
 
 import gevent  # noqa: E402
+from redis import Redis  # noqa: E402
+from redis.exceptions import RedisError  # noqa: E402
 from rq import Queue, SimpleWorker  # noqa: E402
 from rq.exceptions import StopRequested  # noqa: E402
 
@@ -24,6 +32,9 @@ from target_app.instrumentation import hub_monitor, tracing  # noqa: E402
 from target_app.instrumentation.job_metrics import FailureMetricsMixin  # noqa: E402
 from target_app.instrumentation.logs import configure_logging  # noqa: E402
 from target_app.redis_client import make_redis  # noqa: E402
+
+log = logging.getLogger("target_app.worker")
+REDIS_RETRY_S = 1.0
 
 
 class GeventSimpleWorker(tracing.TracedJobsMixin, FailureMetricsMixin, SimpleWorker):
@@ -37,12 +48,24 @@ class GeventSimpleWorker(tracing.TracedJobsMixin, FailureMetricsMixin, SimpleWor
     """
 
     _signals_installed = False
+    #: Set by SIGTERM or SIGINT: the worker is to stop, not to work again after a Redis error.
+    stop_signalled = False
 
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         # RQ registers the worker before it installs its handlers; a SIGTERM in
         # between would kill it uncleanly. Handlers first, then registration.
         self._install_signal_handlers()
         super().bootstrap(*args, **kwargs)
+
+    def register_birth(self) -> None:
+        # The stack runs one process per worker name, so a live-looking registration
+        # under this name is a dead predecessor's (killed, or gone while Redis was
+        # unreachable). RQ would refuse to start until its key expired (minutes):
+        # mark it dead, then register.
+        if self.connection.exists(self.key) and not self.connection.hexists(self.key, "death"):
+            self.log.warning("worker %s: clearing the registration a dead process left", self.name)
+            self.register_death()
+        super().register_birth()
 
     def _install_signal_handlers(self) -> None:
         if self._signals_installed:
@@ -51,6 +74,7 @@ class GeventSimpleWorker(tracing.TracedJobsMixin, FailureMetricsMixin, SimpleWor
         main = gevent.getcurrent()
 
         def on_signal(signum: int, handler: Any) -> None:
+            self.stop_signalled = True
             try:
                 handler(signum, None)
             except StopRequested:
@@ -73,13 +97,33 @@ def main(argv: list[str] | None = None) -> None:
     queue = Queue(settings.payment_queue, connection=redis)
     worker = GeventSimpleWorker([queue], connection=redis, name=name)
     try:
-        # Delayed retries are enqueued by the scheduler service (target_app/scheduler.py).
-        worker.work(logging_level=settings.log_level)
+        while True:
+            try:
+                # Delayed retries are enqueued by the scheduler service (target_app/scheduler.py).
+                worker.work(logging_level=settings.log_level)
+            except RedisError as exc:  # from RQ's teardown, when Redis is what stopped the loop
+                log.error("worker %s: Redis error on the way out: %s", worker.name, exc)
+            if worker.stop_signalled:
+                break
+            _wait_for_redis(redis, worker.name)
     except StopRequested:
-        # Stopped while starting, before RQ's loop could catch it: leave as it would.
-        worker.register_death()
+        # Stopped while starting (or waiting for Redis), before RQ's loop could catch it.
+        with contextlib.suppress(RedisError):
+            worker.register_death()
     finally:
         tracing.shutdown()  # export the last jobs' spans
+
+
+def _wait_for_redis(redis: Redis, name: str) -> None:
+    """Wait until Redis answers again (RQ's loop quit on a Redis error); SIGTERM still stops."""
+    log.warning("worker %s: RQ's loop quit; working again once Redis answers", name)
+    while True:
+        gevent.sleep(REDIS_RETRY_S)  # never a busy loop, whatever made RQ quit
+        try:
+            redis.ping()
+            return
+        except RedisError:
+            continue
 
 
 if __name__ == "__main__":

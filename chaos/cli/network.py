@@ -103,7 +103,11 @@ def toxic() -> None:
 @click.option(
     "--delay", type=click.IntRange(min=0), help="slow_close: ms; slicer: µs between slices."
 )
-@click.option("--timeout", type=click.IntRange(min=0), help="timeout / reset_peer: ms.")
+@click.option(
+    "--timeout",
+    type=click.IntRange(min=0),
+    help="timeout / reset_peer / idle_timeout (extension): ms.",
+)
 @click.option(
     "--bytes", "bytes_", type=click.IntRange(min=0), help="limit_data: bytes before closing."
 )

@@ -7,13 +7,14 @@ as they come (chaos.exporter.outbox_tail), not rescanned every second.
 
 - shop_invariant_oversold_units: units sold that never existed. Checkout
   writes an `order.placed` outbox event in its transaction, with each line's
-  quantity and the stock it left (`stock_after`), so `stock_after + quantity`
-  is the stock that checkout saw. Stock only goes down in this shop (there is
-  no restock path), so in a correct history a product never sells more units
-  than the highest stock any of its checkouts saw. Per product, oversold =
-  max(0, units sold - highest stock seen): what a lost update (two checkouts
-  selling the same units) or an unchecked decrement leaves behind. A negative
-  stock is oversold by at least its magnitude: the larger of the two counts.
+  quantity and the stock it left (`stock_after`), so the line sold the units
+  numbered stock_after .. stock_after + quantity - 1 of its product. Stock only
+  goes down in this shop (there is no restock path), so in a correct history
+  no two checkouts sell the same unit number of one product. Per product,
+  oversold = units sold - distinct unit numbers sold: what a lost update (two
+  checkouts that read the same stock, each selling the same units) leaves
+  behind, counted from the moment it happens. A negative stock is oversold by
+  at least its magnitude: the larger of the two counts.
 - shop_invariant_duplicate_orders: orders beyond the first for one cart (a
   retried checkout that made a second order), among the last WINDOW_ORDERS orders.
 - shop_invariant_lost_events: outbox events marked published that the
@@ -70,11 +71,11 @@ class DatabaseReading:
 
 
 class Ledger:
-    """Units sold and the highest stock seen, per product, from order.placed events."""
+    """The unit numbers sold per product, from order.placed events, and how many were sold twice."""
 
     def __init__(self) -> None:
-        self.sold: dict[int, int] = defaultdict(int)
-        self.highest_stock: dict[int, int] = {}
+        self.sold_units: dict[int, set[int]] = defaultdict(set)
+        self.resold: dict[int, int] = defaultdict(int)
 
     def add(self, payload: Any) -> None:
         """Count one order.placed payload; lines without whole numbers are skipped."""
@@ -89,17 +90,14 @@ class Ledger:
                 isinstance(v, int) and not isinstance(v, bool) for v in (product, quantity, after)
             ):
                 continue
-            self.sold[product] += quantity
-            seen = after + quantity
-            self.highest_stock[product] = max(self.highest_stock.get(product, seen), seen)
+            units = range(after, after + quantity)
+            sold = self.sold_units[product]
+            self.resold[product] += sum(unit in sold for unit in units)
+            sold.update(units)
 
     def oversold_products(self) -> dict[int, int]:
-        """Return the products that sold more units than they ever had, with how many more."""
-        return {
-            product: sold - self.highest_stock[product]
-            for product, sold in self.sold.items()
-            if sold > self.highest_stock[product]
-        }
+        """Return the products that sold some units more than once, with how many more."""
+        return {product: units for product, units in self.resold.items() if units}
 
 
 def oversold_units(ledger: dict[int, int], negative_stock: dict[int, int]) -> int:

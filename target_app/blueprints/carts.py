@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, request
 from spectree import Response
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from target_app import outbox
 from target_app.api import api
 from target_app.db import new_session, request_session
 from target_app.errors import DEADLOCK_SQLSTATE, ShopError, sqlstate
@@ -112,6 +113,10 @@ def checkout_cart(cart_id: int) -> tuple[OrderOut, int] | tuple[OrderOut, int, d
     if placed.replayed:
         metrics.CHECKOUTS.labels("replayed").inc()
         return order_out(placed.order), 200, {"Idempotent-Replayed": "true"}
+    if placed.publish_now is not None:
+        outbox.publish_after_commit(
+            placed.publish_now, current_app.extensions["redis"], current_app.extensions["settings"]
+        )
     metrics.CHECKOUTS.labels("ok").inc()
     # Stock changed: this process's catalog cache forgets those products' pages.
     current_app.extensions["catalog_cache"].forget_products(

@@ -9,10 +9,10 @@ from flask import Blueprint, current_app, request
 from spectree import Response
 
 from target_app.api import api
-from target_app.db import request_session
+from target_app.db import new_session, request_session
 from target_app.runtime_settings import current_settings
 from target_app.schemas import ErrorOut, ProductOut, ProductPage, ProductQuery, SearchQuery
-from target_app.services import catalog
+from target_app.services import catalog, pricing
 from target_app.services.catalog_cache import CatalogCache, Snapshot, View
 
 bp = Blueprint("catalog", __name__)
@@ -88,4 +88,21 @@ def get_product(product_id: int) -> ProductOut:
     if cached is not None:
         return cached
     product = catalog.get_product(request_session(), product_id=product_id)
+    return ProductOut.model_validate(product, from_attributes=True)
+
+
+@bp.post("/products/<int:product_id>/reprice")
+@api.validate(
+    resp=Response(HTTP_200=ProductOut, HTTP_404=ErrorOut, HTTP_409=ErrorOut, HTTP_503=ErrorOut),
+    tags=["catalog"],
+)
+def reprice_product(product_id: int) -> ProductOut:
+    """Take a product's price from the pricing service (a merchant's "sync price" button)."""
+    product = pricing.reprice(
+        product_id=product_id,
+        open_session=new_session,
+        switches=current_app.extensions["switches"],
+        call_s=current_settings().pricing_call_ms / 1000,
+    )
+    current_app.extensions["catalog_cache"].forget_products([product_id])
     return ProductOut.model_validate(product, from_attributes=True)

@@ -74,8 +74,12 @@ for _outcome in ("ok", "replayed", "out_of_stock", "rejected", "deadlock", "pool
     CHECKOUTS.labels(_outcome)
 PAYMENT_ENQUEUE_ERRORS = Counter(
     "shop_payment_enqueue_errors_total",
-    "Payment jobs the relay could not enqueue (Redis unreachable); retried on its next pass.",
+    "Payment jobs that could not be enqueued (Redis unreachable), by who enqueued them: the "
+    "relay tries again on its next pass; the checkout (publish_after_commit) never does.",
+    ["enqueued_by"],
 )
+for _enqueuer in ("relay", "checkout"):
+    PAYMENT_ENQUEUE_ERRORS.labels(_enqueuer)
 
 JOBS = Counter("shop_jobs_total", "RQ jobs run, by function and outcome.", ["function", "outcome"])
 JOB_DURATION = Histogram(

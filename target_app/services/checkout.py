@@ -1,7 +1,8 @@
 """Checkout: one order from a cart, stock decremented and the event written in one transaction.
 
-Two deliberate bugs live here, each next to its fix (see target_app.switches):
-`lock_in_cart_order` and `leak_session_on_error`.
+Four deliberate bugs live here, each next to its fix (see target_app.switches):
+`lock_in_cart_order`, `unlocked_stock_update`, `publish_after_commit` (with
+target_app.outbox) and `leak_session_on_error`.
 
 A checkout may carry an Idempotency-Key: the order remembers it (a unique
 column), and a repeated checkout of the same cart with the same key returns
@@ -50,6 +51,8 @@ class Placed:
 
     order: Order
     replayed: bool = False
+    #: The order.placed event, when the checkout publishes it itself (`publish_after_commit`).
+    publish_now: OutboxEvent | None = None
 
 
 def place_order(
@@ -126,15 +129,23 @@ def _place_order(
             raise
         session.rollback()
         raise IdempotencyKeyReused(cart_id) from None
-    session.add(_order_placed(order, cart, products))
+    event = _order_placed(order, cart, products)
+    if switches.is_on("publish_after_commit"):
+        # BUG: marked published here, so the relay skips it: the caller publishes it
+        # after the commit, straight to Redis (target_app.outbox.publish_after_commit).
+        event.published_at = datetime.now(UTC).replace(tzinfo=None)
+    # FIX: left unpublished; the relay publishes it once Redis accepts it.
+    session.add(event)
     session.commit()
-    return Placed(order)
+    return Placed(order, publish_now=event if event.published_at is not None else None)
 
 
 def _lock_products(
     session: Session, cart: Cart, switches: SwitchBoard, pause_s: float
 ) -> dict[int, Product]:
     """Lock the cart's product rows (FOR UPDATE) and return them by id."""
+    if switches.is_on("unlocked_stock_update"):
+        return _read_products_unlocked(session, cart, pause_s)
     if switches.is_on("lock_in_cart_order"):
         # BUG: rows are locked in the order the shopper added them, so two
         # carts holding the same products in opposite order wait on each other.
@@ -150,6 +161,20 @@ def _lock_products(
         ).one()
         if pause_s:
             time.sleep(pause_s)  # pricing / fraud check done while holding the lock
+    return products
+
+
+def _read_products_unlocked(session: Session, cart: Cart, pause_s: float) -> dict[int, Product]:
+    """Read the cart's products without a lock (the `unlocked_stock_update` bug)."""
+    # BUG: a plain SELECT. Checkout then checks the stock it read in Python and the
+    # ORM writes back `SET stock = <what it read - quantity>` at commit: a checkout
+    # that read the same stock meanwhile overwrites this one's decrement (a lost
+    # update) and the same units are sold twice. The pause (pricing, a fraud check)
+    # sits between the read and the write, where the race is.
+    ids = sorted(item.product_id for item in cart.items)
+    products = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(ids)))}
+    if pause_s:
+        time.sleep(pause_s)
     return products
 
 

@@ -60,6 +60,7 @@ def enqueue_capture(
     redis: Redis,
     settings: ShopSettings,
     switches: SwitchBoard | None = None,
+    enqueued_by: str = "relay",
 ) -> str:
     """Enqueue the payment capture of an order and return the job id (RedisError if unreachable)."""
     from target_app.jobs import capture_payment
@@ -75,6 +76,6 @@ def enqueue_capture(
             meta=tracing.context_carrier() or None,
         )
     except RedisError:
-        metrics.PAYMENT_ENQUEUE_ERRORS.inc()
+        metrics.PAYMENT_ENQUEUE_ERRORS.labels(enqueued_by).inc()
         raise
     return str(job.id)

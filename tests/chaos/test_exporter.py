@@ -404,16 +404,27 @@ def test_outbox_tail_catches_up_in_batches(scratch_database: str) -> None:
     assert tail.caught_up
 
 
-def test_ledger_counts_units_sold_beyond_the_highest_stock_seen() -> None:
+def test_ledger_counts_units_sold_more_than_once() -> None:
     ledger = Ledger()
-    line = {"product_id": 1, "quantity": 1, "stock_after": 0}
-    ledger.add({"items": [line]})
+    ledger.add({"items": [{"product_id": 1, "quantity": 2, "stock_after": 8}]})  # units 8, 9
+    ledger.add({"items": [{"product_id": 1, "quantity": 1, "stock_after": 7}]})  # unit 7
     assert ledger.oversold_products() == {}
-    ledger.add({"items": [line, {"product_id": 2, "quantity": 2, "stock_after": 3}]})
-    assert ledger.oversold_products() == {1: 1}  # two units sold, one ever existed
+    # A lost update: this checkout read 9, as the first did, and sold unit 8 again.
+    ledger.add({"items": [{"product_id": 1, "quantity": 1, "stock_after": 8}]})
+    assert ledger.oversold_products() == {1: 1}
+    # A read of 9 again, selling three: units 7 and 8 sold once more; unit 6 is new.
+    ledger.add(
+        {
+            "items": [
+                {"product_id": 1, "quantity": 3, "stock_after": 6},
+                {"product_id": 2, "quantity": 2, "stock_after": 3},
+            ]
+        }
+    )
+    assert ledger.oversold_products() == {1: 3}
     ledger.add({"items": [{"product_id": 3, "quantity": "2"}, "junk"]})  # skipped, no error
     ledger.add({"no": "items"})
-    assert ledger.oversold_products() == {1: 1}
+    assert ledger.oversold_products() == {1: 3}
     assert oversold_units({1: 1}, {1: 3, 4: 2}) == 5  # the larger count per product
 
 

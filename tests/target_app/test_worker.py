@@ -77,3 +77,38 @@ def test_sigterm_when_idle_exits_cleanly(
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=20) == 0, log.read_text()
     assert "Traceback" not in log.read_text()
+
+
+def test_a_worker_killed_outright_starts_again_under_its_name(
+    stack: Stack,
+    worker_queue: tuple[Queue, subprocess.Popen[bytes], Path],
+    tmp_path: Path,
+) -> None:
+    """A SIGKILL leaves the worker's registration in Redis; its successor clears it and works."""
+    queue, proc, _log = worker_queue
+    name = next(w.name for w in Worker.all(queue=queue))
+    proc.kill()
+    proc.wait()
+    assert any(w.name == name for w in Worker.all(connection=queue.connection))  # left behind
+    env = {
+        **os.environ,
+        "FAULTYARD_REDIS_URL": stack.settings.redis_url,
+        "FAULTYARD_PAYMENT_QUEUE": queue.name,
+        "FAULTYARD_STATE_DIR": str(tmp_path),
+    }
+    again_log = tmp_path / "again.log"
+    with open(again_log, "wb") as out:
+        again = subprocess.Popen(
+            [sys.executable, "-m", "target_app.worker", name], env=env, stdout=out, stderr=out
+        )
+    try:
+        job = queue.enqueue("time.sleep", 0)
+        deadline = time.monotonic() + 20
+        while job.get_status(refresh=True) != JobStatus.FINISHED:
+            assert again.poll() is None, again_log.read_text()
+            assert time.monotonic() < deadline, "the restarted worker never ran the job"
+            time.sleep(0.05)
+        assert "clearing the registration a dead process left" in again_log.read_text()
+    finally:
+        again.terminate()
+        again.wait(timeout=20)

@@ -2,6 +2,7 @@
 
 from chaos.proxy.toxics import (  # noqa: F401  (importing registers them)
     bandwidth,
+    idle_timeout,
     latency,
     limit_data,
     reset_peer,
