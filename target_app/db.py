@@ -1,9 +1,4 @@
-"""The engine, its instrumented pool, and one lazily created session per request.
-
-The `no_pool_pre_ping` bug lives here, next to its fix: the fix pings every
-connection as it leaves the pool and swaps a dead one for a new one, so a
-connection the network dropped while it sat in the pool never reaches a request.
-"""
+"""The engine, its instrumented pool, and one lazily created session per request."""
 
 from __future__ import annotations
 
@@ -11,8 +6,7 @@ import time
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event, make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy import Engine, create_engine, make_url
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
@@ -20,7 +14,6 @@ from sqlalchemy.pool import QueuePool
 from target_app.config import ShopSettings
 from target_app.instrumentation import metrics, sampled_gauges, tracing
 from target_app.instrumentation.statement_watch import StatementWatch, watched_cursor
-from target_app.switches import SwitchBoard
 
 
 class InstrumentedQueuePool(QueuePool):
@@ -48,25 +41,6 @@ def _track_pool_gauges(engine: Engine) -> None:
     sampled_gauges.sample(metrics.DB_POOL_OVERFLOW, lambda: max(0, pool.checkedout() - size))
 
 
-def _ping_on_checkout(engine: Engine, switches: SwitchBoard) -> None:
-    """Check each connection as the pool hands it out (what `pool_pre_ping=True` does)."""
-
-    @event.listens_for(engine.pool, "checkout")
-    def _ping(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-        if switches.is_on("no_pool_pre_ping"):
-            # BUG: handed out unchecked. A connection closed while it sat in the pool (a
-            # firewall's idle timeout, a database restart) fails the request that gets it.
-            return
-        # FIX: one round trip first; a dead connection is discarded and the pool
-        # hands out another (a new one if needed), up to three times.
-        try:
-            engine.dialect.do_ping(dbapi_connection)
-        except engine.dialect.loaded_dbapi.Error as exc:
-            if engine.dialect.is_disconnect(exc, dbapi_connection, None):
-                raise DisconnectionError(f"pooled connection is dead: {exc}") from exc
-            raise
-
-
 def make_engine(settings: ShopSettings, *, application_name: str | None = None) -> Engine:
     """Create the engine every shop process uses, with the pool from the settings."""
     connect_args: dict[str, Any] = {
@@ -85,9 +59,6 @@ def make_engine(settings: ShopSettings, *, application_name: str | None = None) 
         max_overflow=settings.pool_max_overflow,
         pool_timeout=settings.pool_timeout_s,
         connect_args=connect_args,
-    )
-    _ping_on_checkout(
-        engine, SwitchBoard(settings.switches_file, refresh_s=settings.switch_refresh_s)
     )
     if settings.instrumentation:
         _track_pool_gauges(engine)
