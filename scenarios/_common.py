@@ -65,6 +65,7 @@ SLOW_DATABASE_LINK = "The network link between the shop and PostgreSQL got slowe
 RETRY_STORM = "Payment jobs fail and are retried immediately, flooding the queue"
 SLOW_CALL_HOLDING_LOCKS = "A transaction holds row locks while it waits on a slow remote call"
 DUAL_WRITE = "Checkout writes to Redis after the commit instead of through the outbox"
+STALE_POOL = "The pool hands out connections the network closed while they sat idle"
 LOST_UPDATE = "Checkouts read the stock without a lock and write back what they computed"
 
 NO_OVERSOLD_STOCK = SQLProbe(

@@ -14,6 +14,8 @@ from sqlalchemy.pool import QueuePool
 from target_app.config import ShopSettings
 from target_app.instrumentation import metrics, sampled_gauges, tracing
 from target_app.instrumentation.statement_watch import StatementWatch, watched_cursor
+from target_app.pool_ping import ping_idle_connections
+from target_app.switches import SwitchBoard
 
 
 class InstrumentedQueuePool(QueuePool):
@@ -59,6 +61,11 @@ def make_engine(settings: ShopSettings, *, application_name: str | None = None) 
         max_overflow=settings.pool_max_overflow,
         pool_timeout=settings.pool_timeout_s,
         connect_args=connect_args,
+    )
+    ping_idle_connections(
+        engine,
+        SwitchBoard(settings.switches_file, refresh_s=settings.switch_refresh_s),
+        after_idle_s=settings.pool_ping_after_idle_s,
     )
     if settings.instrumentation:
         _track_pool_gauges(engine)

@@ -66,6 +66,15 @@ REGISTRY: dict[str, Switch] = {
             "in a short transaction (lock_timeout 1 s, and only if the price did not change)",
         ),
         Switch(
+            name="no_pool_pre_ping",
+            bug="the connection pool hands out connections without checking them: one that "
+            "the network closed while it sat in the pool (a firewall's idle timeout, a "
+            "database restart) fails the request that gets it with `server closed the "
+            "connection unexpectedly`",
+            fix="ping each connection as it leaves the pool (SQLAlchemy's pool_pre_ping) and "
+            "replace a dead one with a new connection before the request uses it",
+        ),
+        Switch(
             name="publish_after_commit",
             bug="checkout marks its order.placed event published itself and, after the commit, "
             "enqueues the payment and streams the event straight to Redis (a dual write): "

@@ -200,11 +200,22 @@ class Stack:
     ) -> ServiceState:
         address = svc.address(self.settings)
         if svc.name not in launched:
-            # Running already, or external: it must answer now, not just exist.
+            # Running already, or external: it must answer, not just exist. One that is
+            # recovering from a fault (the relay backs off while Redis is cut) gets the time
+            # a start would get.
             pid = already.pid if already else EXTERNAL_PID
+            deadline = time.monotonic() + self.settings.start_timeout_s
             detail = self._check(svc, pid)
             if detail:
-                raise ServiceStartError(f"{svc.name} is running but not healthy: {detail}")
+                self.progress(f"{svc.name}: running but not healthy yet ({detail}); waiting")
+            while detail and time.monotonic() < deadline:
+                time.sleep(READY_POLL_S)
+                detail = self._check(svc, pid)
+            if detail:
+                raise ServiceStartError(
+                    f"{svc.name} is running but not healthy after "
+                    f"{self.settings.start_timeout_s:.0f}s: {detail}"
+                )
             note = "already running" if already else "external"
             return ServiceState(svc.name, True, True, address, already and already.pid, note)
         record, launched_at = launched[svc.name]

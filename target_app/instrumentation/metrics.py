@@ -62,6 +62,11 @@ DB_POOL_TIMEOUTS = Counter(
     "shop_db_pool_checkout_timeouts_total",
     "Pool checkouts that gave up after pool_timeout_s.",
 )
+DB_POOL_PINGS = Counter(
+    "shop_db_pool_pings_total",
+    "Pooled connections pinged before use because they sat idle, by outcome (alive, dead).",
+    ["outcome"],
+)
 
 CHECKOUTS = Counter(
     "shop_checkouts_total",
