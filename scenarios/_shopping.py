@@ -10,7 +10,7 @@ import random
 
 from locust.contrib.fasthttp import ResponseContextManager
 
-from target_app.public import USERS
+from target_app.public import CUSTOMER_ID_BASE, CUSTOMERS, USERS
 
 SEED_PRODUCTS = max(1, int(os.environ.get("FAULTYARD_SEED_PRODUCTS", "1000")))
 if os.environ.get("FAULTYARD_LOAD_SEED"):
@@ -18,6 +18,8 @@ if os.environ.get("FAULTYARD_LOAD_SEED"):
     # (their interleaving still depends on timing).
     random.seed(int(os.environ["FAULTYARD_LOAD_SEED"]))
 USER_IDS = range(1, len(USERS) + 1)
+#: The seed's regular customers, each with a history of past orders.
+CUSTOMER_IDS = range(CUSTOMER_ID_BASE + 1, CUSTOMER_ID_BASE + CUSTOMERS + 1)
 #: ContendedBuyer's hot products: the first few with stock left on one catalog page, a page
 #: that every user picks alike and that moves on every few seconds, so stock never runs dry.
 HOT_PRODUCTS = 3

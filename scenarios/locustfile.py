@@ -18,6 +18,7 @@ from locust import FastHttpUser, between, task
 from locust.contrib.fasthttp import FastResponse
 
 from scenarios._shopping import (
+    CUSTOMER_IDS,
     GREEDY_QUANTITY,
     HOT_MIN_STOCK,
     HOT_PAGE_SIZE,
@@ -141,13 +142,13 @@ class Buyer(Shopper):
 
 
 class HistoryReader(Shopper):
-    """Reads a user's order history, then one of the orders in it."""
+    """Reads a regular customer's order history, then one of the orders in it."""
 
     weight = 2
 
     @task
     def history(self) -> None:
-        user_id = random.choice(USER_IDS)
+        user_id = random.choice(CUSTOMER_IDS)
         with self.client.get(
             f"/users/{user_id}/orders?per_page=10", name="/users/<id>/orders", catch_response=True
         ) as response:

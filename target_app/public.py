@@ -13,8 +13,9 @@ to this module. What it offers:
 - what the stack's readiness checks look for in Redis (`RELAY_HEARTBEAT_KEY`,
   `SCHEDULER_NAME`) and the shop's one-shot commands (`MIGRATE_MODULE`,
   `SEED_MODULE`, each run as `python -m MODULE`);
-- the seed's names and users (`ADJECTIVES`, `CATEGORIES`, `NOUNS`, `USERS`), so
-  shoppers pick what exists;
+- the seed's names and users (`ADJECTIVES`, `CATEGORIES`, `NOUNS`, `USERS`) and
+  its customers with order history (`CUSTOMER_ID_BASE`, `CUSTOMERS`), so shoppers
+  pick what exists;
 - the WSGI app built as gunicorn's workers build it (`shop_wsgi_app`) and the
   flush of its batched access lines (`flush_deferred_log_lines`), for benchmarks.
 
@@ -37,7 +38,7 @@ from target_app.runtime_settings import (
     RuntimeSettings,
     UnknownSettingError,
 )
-from target_app.seed_data import ADJECTIVES, CATEGORIES, NOUNS, USERS
+from target_app.seed_data import ADJECTIVES, CATEGORIES, CUSTOMER_ID_BASE, CUSTOMERS, NOUNS, USERS
 from target_app.switches import Switch, SwitchBoard, UnknownSwitchError
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
 __all__ = [
     "ADJECTIVES",
     "CATEGORIES",
+    "CUSTOMERS",
+    "CUSTOMER_ID_BASE",
     "MIGRATE_MODULE",
     "NOUNS",
     "RELAY_HEARTBEAT_KEY",

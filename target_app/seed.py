@@ -1,4 +1,4 @@
-"""An idempotent seed: a catalog of products with stock and a few users.
+"""An idempotent seed: a catalog of products with stock, a few users, and customers with history.
 
 Run as `python -m target_app.seed [--products N]` against FAULTYARD_DATABASE_URL,
 after the migrations (`python -m target_app.migrate`).
@@ -15,13 +15,14 @@ from target_app.config import load_settings
 from target_app.db import make_engine
 from target_app.models import Product, User
 from target_app.seed_data import USERS, product_rows
+from target_app.seed_history import seed_history
 
 #: Products the seed makes unless told otherwise.
 DEFAULT_PRODUCTS = 1000
 
 
 def seed(engine: Engine, *, products: int = DEFAULT_PRODUCTS) -> None:
-    """Insert the users and products that are missing; existing rows are left as they are."""
+    """Insert the users, products and order history that are missing; keep what exists."""
     with engine.begin() as conn:
         conn.execute(
             insert(User).on_conflict_do_nothing(index_elements=["email"]),
@@ -31,6 +32,7 @@ def seed(engine: Engine, *, products: int = DEFAULT_PRODUCTS) -> None:
             insert(Product).on_conflict_do_nothing(index_elements=["sku"]),
             product_rows(products),
         )
+        seed_history(conn)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -67,6 +67,12 @@ USERS = (
     ("ken@example.test", "Ken"),
 )
 
+#: Regular customers: customer-0001@example.test is user CUSTOMER_ID_BASE + 1, and so on.
+#: Each has this many past orders.
+CUSTOMER_ID_BASE = 100_000
+CUSTOMERS = 1000
+ORDERS_PER_CUSTOMER = 30
+
 
 def product_rows(count: int, *, seed: int = 42) -> list[dict[str, object]]:
     """Return `count` deterministic product rows."""

@@ -82,6 +82,13 @@ REGISTRY: dict[str, Switch] = {
             fix="the transactional outbox: the event is written unpublished with the order, and "
             "the relay publishes it (and enqueues the payment) once Redis accepts it",
         ),
+        Switch(
+            name="lazy_order_history",
+            bug="order history loads each listed order's items lazily, one SELECT per order "
+            "as the page is built (an N+1: a page of 10 orders runs 13 statements)",
+            fix="load the page's items with the orders, one SELECT for all of them "
+            "(selectinload): 4 statements whatever the page size",
+        ),
     )
 }
 

@@ -24,6 +24,7 @@ from chaos.exporter.invariants import (
 from chaos.exporter.polling import Poller, SourceCollector
 from chaos.exporter.processes import ProcessCollector
 from chaos.exporter.stream import StreamWatch
+from chaos.exporter.table_scans import TableScanCollector, TableScans, TableStats
 from chaos.settings import StackSettings
 from chaos.toxiproxy import ToxiproxyClient
 from target_app.public import SwitchBoard, load_settings, switches_file
@@ -103,13 +104,21 @@ def build(config: ExporterConfig) -> Exporter:
         max_age_s=MAX_AGE_S,
         hung_after_s=2 * REDIS_TIMEOUT_S,
     )
+    tables: Poller[list[TableScans]] = Poller(
+        "postgres-tables",
+        TableStats(config.database_url).read,
+        interval_s=INVARIANTS_POLL_S,
+        max_age_s=MAX_AGE_S,
+        hung_after_s=STATEMENT_TIMEOUT_MS / 1000 + 0.5,
+    )
     board = SwitchBoard(switches_file(config.state_dir), refresh_s=0)
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ProcessCollector(config.state_dir / "run"))
     registry.register(FaultCollector(toxics, board))
     registry.register(InvariantCollector(database, stream))
-    pollers: list[Poller[object]] = [toxics, database, stream]  # type: ignore[list-item]
+    registry.register(TableScanCollector(tables))
+    pollers: list[Poller[object]] = [toxics, database, stream, tables]  # type: ignore[list-item]
     registry.register(SourceCollector({p.name: (lambda p=p: p.snapshot().up) for p in pollers}))
     return Exporter(registry, pollers)
 

@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chaos.errors import FaultyardError
-from chaos.faults import ProcessFault, ProxyDown, Reload, Setting, Switch, Toxic
+from chaos.faults import Index, ProcessFault, ProxyDown, Reload, Setting, Switch, Toxic
 from chaos.faults.base import STACK_PROXIES
 from chaos.scenarios.journeys import journeys as locust_journeys
 from chaos.scenarios.probe_model import (
@@ -43,6 +43,7 @@ __all__ = [
     "Frozen",
     "Guide",
     "HTTPProbe",
+    "Index",
     "Link",
     "LoadProfile",
     "Probe",
@@ -85,7 +86,7 @@ class Frozen(BaseModel):
 
 
 # A scenario's steps are the tool's fault kinds (chaos/faults/), told apart by `kind`.
-FaultStep = Toxic | ProxyDown | Switch | Setting | ProcessFault
+FaultStep = Toxic | ProxyDown | Switch | Setting | ProcessFault | Index
 
 
 def _on_a_stack_proxy(fault: FaultStep) -> FaultStep:
@@ -101,7 +102,7 @@ def _on_a_stack_proxy(fault: FaultStep) -> FaultStep:
 Fault = Annotated[
     Annotated[FaultStep, Field(discriminator="kind")], AfterValidator(_on_a_stack_proxy)
 ]
-FixStep = Annotated[Switch | Setting, Field(discriminator="kind")]
+FixStep = Annotated[Switch | Setting | Index, Field(discriminator="kind")]
 
 
 # ---------------------------------------------------------------- the rest

@@ -1,10 +1,14 @@
-"""Orders: detail and a user's order history."""
+"""Orders: detail and a user's order history.
+
+The `lazy_order_history` bug lives here, next to its fix: an N+1 in the history.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 from spectree import Response
 from sqlalchemy import func, select
+from sqlalchemy.orm import lazyload, selectinload
 
 from target_app.api import api
 from target_app.blueprints.carts import order_out
@@ -37,12 +41,19 @@ def order_history(user_id: int) -> OrderPage:
     if session.get(User, user_id) is None:
         raise NotFound(f"user {user_id} not found")
     total = session.scalar(select(func.count()).where(Order.user_id == user_id)) or 0
+    if current_app.extensions["switches"].is_on("lazy_order_history"):
+        # BUG: the items are left to load when the page is built, one SELECT per order.
+        items = lazyload(Order.items)
+    else:
+        # FIX: one more SELECT loads every listed order's items (WHERE order_id IN (...)).
+        items = selectinload(Order.items)
     orders = session.scalars(
         select(Order)
         .where(Order.user_id == user_id)
         .order_by(Order.id.desc())
         .offset((query.page - 1) * query.per_page)
         .limit(query.per_page)
+        .options(items)
     ).all()
     return OrderPage(
         items=[order_out(o) for o in orders], page=query.page, per_page=query.per_page, total=total

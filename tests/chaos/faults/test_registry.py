@@ -12,6 +12,7 @@ from chaos import toxiproxy
 from chaos.faults import (
     REGISTRY,
     FaultKind,
+    Index,
     ProcessFault,
     ProxyDown,
     Reload,
@@ -41,6 +42,7 @@ OLDER_RUN_STEPS: list[dict[str, Any]] = [
 
 def test_every_kind_is_registered_under_its_kind_name() -> None:
     assert {
+        "index": Index,
         "process": ProcessFault,
         "proxy_down": ProxyDown,
         "reload": Reload,
@@ -71,7 +73,9 @@ def test_steps_an_older_run_wrote_read_back(data: dict[str, Any]) -> None:
 
 
 def test_an_unknown_kind_is_refused_naming_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="unknown fault kind 'flood'; known: process, proxy_down"):
+    with pytest.raises(
+        ValueError, match="unknown fault kind 'flood'; known: index, process, proxy_down"
+    ):
         step_from_dict({"kind": "flood"})
 
 

@@ -1,0 +1,66 @@
+"""`lazy_order_history` and the seeded history: an N+1 on the real database, and its fix."""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import Engine, text
+
+from target_app.public import CUSTOMER_ID_BASE, CUSTOMERS
+from target_app.seed_data import ORDERS_PER_CUSTOMER
+from target_app.seed_history import seed_history
+from tests.conftest import AppFactory, recorded_statements
+
+CUSTOMER = CUSTOMER_ID_BASE + 7
+PAGE = 10
+
+
+def history_statements(app: Flask) -> list[str]:
+    client = app.test_client()
+    with recorded_statements(app) as seen:
+        response = client.get(f"/users/{CUSTOMER}/orders?per_page={PAGE}")
+    assert response.status_code == 200
+    page = response.get_json()
+    assert page["total"] == ORDERS_PER_CUSTOMER and len(page["items"]) == PAGE
+    assert all(len(order["items"]) == 2 for order in page["items"])
+    return seen
+
+
+def test_the_seed_gives_each_customer_a_paid_history(db: Engine) -> None:
+    with db.connect() as conn:
+        customers, orders, lines, wrong_totals = conn.execute(
+            text(
+                "SELECT count(DISTINCT u.id), count(DISTINCT o.id), count(i.id), "
+                "count(DISTINCT o.id) FILTER (WHERE o.total_cents <> ("
+                "  SELECT sum(quantity * unit_price_cents) FROM order_items WHERE order_id = o.id)) "
+                "FROM users u JOIN orders o ON o.user_id = u.id JOIN order_items i ON "
+                "i.order_id = o.id WHERE u.id > :base AND o.status = 'paid'"
+            ),
+            {"base": CUSTOMER_ID_BASE},
+        ).one()
+    assert customers == CUSTOMERS
+    assert orders == CUSTOMERS * ORDERS_PER_CUSTOMER
+    assert lines == 2 * orders
+    assert wrong_totals == 0
+    with db.begin() as conn:
+        assert seed_history(conn) == 0  # seeding again makes nothing
+
+
+def test_lazy_history_runs_one_select_per_listed_order(make_app: AppFactory) -> None:
+    app = make_app()
+    app.extensions["switches"].set("lazy_order_history", True)
+
+    seen = history_statements(app)
+
+    per_order = [s for s in seen if "FROM order_items" in s]
+    assert len(per_order) == PAGE  # one lazy load per order on the page
+    assert len(seen) == 3 + PAGE  # the user, the count and the page, then the N
+
+
+def test_the_fix_loads_the_pages_items_in_one_select(make_app: AppFactory) -> None:
+    app = make_app()
+    app.extensions["switches"].set("lazy_order_history", False)
+
+    seen = history_statements(app)
+
+    assert len([s for s in seen if "FROM order_items" in s]) == 1
+    assert len(seen) == 4
