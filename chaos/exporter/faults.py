@@ -2,26 +2,30 @@
 
 - kind="toxic": a toxic on a Toxiproxy proxy (target = proxy, name = toxic name);
 - kind="proxy_down": a disabled proxy (target = proxy, name = "down");
-- kind="switch": a bug switch that is on (target = "shop", name = switch name).
+- kind="switch": a bug switch that is on (target = "shop", name = switch name);
+- kind="index": an index a schema fault dropped (target = "postgres", name = index name).
 
 Toxics come from the Toxiproxy API, read in the background with a short
-timeout (see chaos.exporter.polling); switches from the switch file in the
-state folder, read at each scrape (a tiny local file that never blocks).
+timeout (see chaos.exporter.polling); switches and dropped indexes from their
+files in the state folder, read at each scrape (tiny local files that never block).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import NamedTuple
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from chaos.exporter.polling import Poller
+from chaos.faults.index import dropped_indexes
 from chaos.toxiproxy import ToxiproxyClient
 from target_app.public import SwitchBoard
 
 SWITCH_TARGET = "shop"
+INDEX_TARGET = "postgres"
 PROXY_DOWN_NAME = "down"
 
 
@@ -48,24 +52,32 @@ def switch_faults(board: SwitchBoard) -> list[Fault]:
     return [Fault("switch", SWITCH_TARGET, name) for name, on in board.states().items() if on]
 
 
+def index_faults(state_dir: Path) -> list[Fault]:
+    """Return every index a schema fault dropped and nobody rebuilt yet."""
+    return [Fault("index", INDEX_TARGET, name) for name in dropped_indexes(state_dir)]
+
+
 class FaultCollector(Collector):
     """Export faultyard_fault_active{kind,target,name} and faultyard_faults_active."""
 
-    def __init__(self, toxics: Poller[list[Fault]], board: SwitchBoard) -> None:
+    def __init__(self, toxics: Poller[list[Fault]], board: SwitchBoard, state_dir: Path) -> None:
         self.toxics = toxics
         self.board = board
+        self.state_dir = state_dir
 
     def faults(self) -> list[Fault]:
         """Return the active faults the exporter knows of, sorted."""
         from_proxy = self.toxics.snapshot().value or []
-        return sorted(set(from_proxy) | set(switch_faults(self.board)))
+        local = switch_faults(self.board) + index_faults(self.state_dir)
+        return sorted(set(from_proxy) | set(local))
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         """Yield one series per active fault and their count."""
         faults = self.faults()
         active = GaugeMetricFamily(
             "faultyard_fault_active",
-            "1 while a fault is on: a Toxiproxy toxic, a disabled proxy or a bug switch.",
+            "1 while a fault is on: a Toxiproxy toxic, a disabled proxy, a bug switch or a "
+            "dropped index.",
             labels=["kind", "target", "name"],
         )
         for fault in faults:
@@ -74,6 +86,6 @@ class FaultCollector(Collector):
         yield GaugeMetricFamily(
             "faultyard_faults_active",
             "Number of faults on right now (toxics and disabled proxies from the last "
-            "successful read of the Toxiproxy API, and bug switches).",
+            "successful read of the Toxiproxy API, bug switches and dropped indexes).",
             value=len(faults),
         )

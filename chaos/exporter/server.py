@@ -115,7 +115,7 @@ def build(config: ExporterConfig) -> Exporter:
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ProcessCollector(config.state_dir / "run"))
-    registry.register(FaultCollector(toxics, board))
+    registry.register(FaultCollector(toxics, board, config.state_dir))
     registry.register(InvariantCollector(database, stream))
     registry.register(TableScanCollector(tables))
     pollers: list[Poller[object]] = [toxics, database, stream, tables]  # type: ignore[list-item]

@@ -117,16 +117,21 @@ def _connect(ctx: FaultContext) -> psycopg.Connection:
     )
 
 
+def dropped_indexes(state_path: Path) -> dict[str, str]:
+    """Return the indexes a fault dropped and nobody rebuilt yet, with their definitions."""
+    try:
+        data = json.loads((state_path / RECORD_FILE).read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
 def _record_file(ctx: FaultContext) -> Path:
     return ctx.stack.settings.state_path / RECORD_FILE
 
 
 def _records(ctx: FaultContext) -> dict[str, str]:
-    try:
-        data = json.loads(_record_file(ctx).read_text())
-    except (FileNotFoundError, ValueError):
-        return {}
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    return dropped_indexes(ctx.stack.settings.state_path)
 
 
 def _write_records(ctx: FaultContext, records: dict[str, str]) -> None:

@@ -12,6 +12,7 @@ from chaos.faults.index import IndexFaultError, concurrently
 from chaos.faults.injector import Injector
 from chaos.stack.manager import Stack
 from target_app.public import CUSTOMER_ID_BASE
+from tests.chaos.test_exporter import scrape, value
 
 NAME = "ix_orders_user_id"
 DROPPED = Index(name=NAME, present=False)
@@ -41,20 +42,27 @@ def exists(db: Engine) -> bool:
         )
 
 
+def index_fault_shown(stack: Stack) -> float | None:
+    samples = scrape(stack.settings.exporter_url)
+    return value(samples, "faultyard_fault_active", kind="index", target="postgres", name=NAME)
+
+
 def test_dropping_the_index_turns_the_history_query_into_a_sequential_scan(
-    db: Engine, injector: Injector
+    stack: Stack, db: Engine, injector: Injector
 ) -> None:
     assert NAME in plan(db)
     said = injector.apply(DROPPED)
     assert said.startswith(f"dropped index {NAME} (CREATE INDEX {NAME} ON public.orders")
     assert not exists(db)
     assert "Seq Scan on orders" in plan(db)  # or a parallel one
+    assert index_fault_shown(stack) == 1.0  # dashboards annotate the fault window
     assert injector.apply(DROPPED) == f"index {NAME} dropped already"
 
     assert injector.revert(DROPPED) == f"rebuilt index {NAME}"
     assert exists(db)
     assert NAME in plan(db)
     assert injector.revert(DROPPED) == f"index {NAME} present"  # idempotent
+    assert index_fault_shown(stack) is None
 
 
 def test_the_sweep_rebuilds_an_index_a_killed_run_left_dropped(
