@@ -9,12 +9,13 @@ The fix pings a connection as it leaves the pool, as SQLAlchemy's
 `pool_ping_after_idle_s` (HikariCP's `aliveBypassWindowMs`): a connection
 returned a moment ago cannot have been dropped for being idle, so under load the
 pool's busy connections never pay a round trip. A dead one is discarded and the
-pool hands out another (a new one if needed). The ping goes through a plain
+pool connects that entry again. The ping goes through a plain
 psycopg cursor: it is the pool's work, not a statement of the request.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -39,7 +40,7 @@ def ping_idle_connections(engine: Engine, switches: SwitchBoard, *, after_idle_s
             entry.info[RETURNED_AT] = time.monotonic()
 
     @event.listens_for(engine.pool, "checkout")
-    def _ping(
+    def _ping_if_idle(
         dbapi_connection: Any, entry: ConnectionPoolEntry, _proxy: PoolProxiedConnection
     ) -> None:
         if switches.is_on("no_pool_pre_ping"):
@@ -51,12 +52,27 @@ def ping_idle_connections(engine: Engine, switches: SwitchBoard, *, after_idle_s
         if returned_at is None or time.monotonic() - returned_at < after_idle_s:
             return  # new, or back in the pool a moment ago
         try:
-            with psycopg.Cursor(dbapi_connection) as cursor:
-                cursor.execute("SELECT 1")
+            _ping(dbapi_connection)
         except psycopg.Error as exc:
             if engine.dialect.is_disconnect(exc, dbapi_connection, None):
                 metrics.DB_POOL_PINGS.labels(outcome="dead").inc()
-                # The pool invalidates this entry and checks out another, up to three times.
+                # The pool invalidates this entry and connects it again (SQLAlchemy's retry).
                 raise DisconnectionError(f"pooled connection is dead: {exc}") from exc
             raise
         metrics.DB_POOL_PINGS.labels(outcome="alive").inc()
+
+
+def _ping(connection: psycopg.Connection[Any]) -> None:
+    """Send `SELECT 1` outside any transaction (as SQLAlchemy's own ping does).
+
+    In autocommit for the moment: otherwise the ping would open the request's transaction
+    early (its now(), its xact_start) and leave the connection idle in transaction.
+    """
+    connection.autocommit = True  # client-side only: no round trip
+    try:
+        with psycopg.Cursor(connection) as cursor:
+            cursor.execute("SELECT 1")
+    finally:
+        if not connection.closed:
+            with contextlib.suppress(psycopg.Error):  # a broken one is discarded anyway
+                connection.autocommit = False

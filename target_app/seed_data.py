@@ -67,7 +67,7 @@ USERS = (
     ("ken@example.test", "Ken"),
 )
 
-#: Regular customers: customer-0001@example.test is user CUSTOMER_ID_BASE + 1, and so on.
+#: Regular customers: customer-000001@example.test is user CUSTOMER_ID_BASE + 1, and so on.
 #: Each has this many past orders.
 CUSTOMER_ID_BASE = 100_000
 CUSTOMERS = 1000

@@ -20,18 +20,19 @@ WITH customers AS (
     SELECT u.id FROM users u
     WHERE u.email LIKE 'customer-%@example.test'
       AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.user_id = u.id)
-), catalog AS (
-    SELECT count(*) AS products FROM products
+), catalog AS (  -- numbered 0..total-1, whatever gaps the ids have
+    SELECT id, price_cents, row_number() OVER (ORDER BY id) - 1 AS k, count(*) OVER () AS total
+    FROM products
 ), plan AS (
+    -- LOCALTIMESTAMP: the columns are timestamps without time zone, like the app's now().
     SELECT c.id AS user_id,
-           now() - make_interval(days => n * 17 + c.id % 17, secs => c.id % 3600) AS at,
+           LOCALTIMESTAMP - make_interval(days => n * 17 + c.id % 17, secs => c.id % 3600) AS at,
            p1.id AS p1, p1.price_cents AS price1, 1 + (c.id + n) % 3 AS quantity1,
            p2.id AS p2, p2.price_cents AS price2
     FROM customers c
     CROSS JOIN generate_series(1, :orders) AS n
-    CROSS JOIN catalog
-    JOIN products p1 ON p1.id = 1 + (c.id * 31 + n * 7) % catalog.products
-    JOIN products p2 ON p2.id = 1 + (c.id * 17 + n * 13 + 5) % catalog.products
+    JOIN catalog p1 ON p1.k = (c.id * 31 + n * 7) % p1.total
+    JOIN catalog p2 ON p2.k = (c.id * 17 + n * 13 + 5) % p2.total
 ), new_carts AS (
     INSERT INTO carts (user_id, created_at, checked_out_at)
     SELECT user_id, at, at FROM plan ORDER BY at, user_id  -- ids in time order, as in a shop
@@ -64,7 +65,7 @@ def seed_history(
     conn.execute(
         text(
             "INSERT INTO users (id, email, name) "
-            "SELECT :base + n, 'customer-' || lpad(n::text, 4, '0') || '@example.test', "
+            "SELECT :base + n, 'customer-' || lpad(n::text, 6, '0') || '@example.test', "
             "'Customer ' || n FROM generate_series(1, :customers) AS n ON CONFLICT DO NOTHING"
         ),
         {"base": CUSTOMER_ID_BASE, "customers": customers},

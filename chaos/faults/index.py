@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 #: The dropped indexes' definitions, by name, in the stack's state folder.
 RECORD_FILE = "dropped-indexes.json"
 CONNECT_TIMEOUT_S = 5
+UNKNOWN_DEFINITION = "and no definition recorded to build it from"
 #: CONCURRENTLY waits for transactions that started before it; never forever.
 STATEMENT_TIMEOUT = "60s"
 INDEX_SQL = """
@@ -61,32 +64,40 @@ class Index(FaultKind):
     def apply(self, ctx: FaultContext) -> str:
         """Drop the index (recording its definition first), or make sure it is there."""
         if self.present:
-            return self.revert(ctx)
-        with _connect(ctx) as conn:
+            said = self.revert(ctx)
+            if said.endswith(UNKNOWN_DEFINITION):
+                raise IndexFaultError(f"cannot build index {self.name}: {said}")
+            return said
+        with _failing_as_fault_error(f"drop index {self.name}"), _connect(ctx) as conn:
             found = conn.execute(INDEX_SQL, (self.name,)).fetchone()
             if found is None:
                 if self.name in _records(ctx):
                     return f"index {self.name} dropped already"
                 raise IndexFaultError(f"the shop's database has no index named {self.name!r}")
             _record(ctx, self.name, found[0])
-            conn.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{self.name}"')
+            try:
+                _cancelling(conn, f'DROP INDEX CONCURRENTLY IF EXISTS "{self.name}"')
+            except BaseException:
+                if conn.execute(INDEX_SQL, (self.name,)).fetchone() is not None:
+                    _forget(ctx, self.name)  # not dropped: nothing to rebuild
+                raise
         return f"dropped index {self.name} ({found[0]})"
 
     def revert(self, ctx: FaultContext) -> str:
         """Build the index again from its recorded definition (an index that is there stays)."""
         definition = _records(ctx).get(self.name)
-        with _connect(ctx) as conn:
+        with _failing_as_fault_error(f"build index {self.name}"), _connect(ctx) as conn:
             found = conn.execute(INDEX_SQL, (self.name,)).fetchone()
             if found is not None and found[1]:
                 _forget(ctx, self.name)
                 return f"index {self.name} present"
             if definition is None:
                 if found is None:
-                    return f"index {self.name} absent, and no definition recorded to rebuild it"
+                    return f"index {self.name} absent, {UNKNOWN_DEFINITION}"
                 definition = found[0]
             if found is not None:  # left invalid by an interrupted build
-                conn.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{self.name}"')
-            conn.execute(concurrently(definition))
+                _cancelling(conn, f'DROP INDEX CONCURRENTLY IF EXISTS "{self.name}"')
+            _cancelling(conn, concurrently(definition))
         _forget(ctx, self.name)
         return f"rebuilt index {self.name}"
 
@@ -113,15 +124,34 @@ def _connect(ctx: FaultContext) -> psycopg.Connection:
         autocommit=True,  # CONCURRENTLY refuses to run inside a transaction
         connect_timeout=CONNECT_TIMEOUT_S,
         application_name="faultyard-faults",
-        options=f"-c statement_timeout={STATEMENT_TIMEOUT}",
+        # The server ends the statement if this client goes away (a killed run).
+        options=f"-c statement_timeout={STATEMENT_TIMEOUT} -c client_connection_check_interval=1000",
     )
+
+
+def _cancelling(conn: psycopg.Connection, statement: str) -> None:
+    """Run a statement; if the run is interrupted meanwhile, cancel it on the server first."""
+    try:
+        conn.execute(statement)  # type: ignore[arg-type]
+    except BaseException:
+        conn.cancel_safe()
+        raise
+
+
+@contextmanager
+def _failing_as_fault_error(what: str) -> Iterator[None]:
+    """Turn PostgreSQL's errors (unreachable, a statement timeout) into the tool's error."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise IndexFaultError(f"cannot {what}: {str(exc).strip() or type(exc).__name__}") from exc
 
 
 def dropped_indexes(state_path: Path) -> dict[str, str]:
     """Return the indexes a fault dropped and nobody rebuilt yet, with their definitions."""
     try:
         data = json.loads((state_path / RECORD_FILE).read_text())
-    except (FileNotFoundError, ValueError):
+    except (OSError, ValueError):
         return {}
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 

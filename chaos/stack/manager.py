@@ -209,6 +209,8 @@ class Stack:
             if detail:
                 self.progress(f"{svc.name}: running but not healthy yet ({detail}); waiting")
             while detail and time.monotonic() < deadline:
+                if already is not None and not process.is_alive(already):
+                    raise ServiceStartError(self._failure(svc, f"process {pid} exited"))
                 time.sleep(READY_POLL_S)
                 detail = self._check(svc, pid)
             if detail:

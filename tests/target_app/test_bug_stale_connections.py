@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+import psycopg
 from flask import Flask
 from prometheus_client import REGISTRY
 from sqlalchemy import Engine, text
@@ -43,6 +44,10 @@ def drop_connections(db: Engine, application_name: str) -> None:
 
 def dead_pings() -> float:
     return REGISTRY.get_sample_value("shop_db_pool_pings_total", {"outcome": "dead"}) or 0.0
+
+
+def alive_pings() -> float:
+    return REGISTRY.get_sample_value("shop_db_pool_pings_total", {"outcome": "alive"}) or 0.0
 
 
 def backends(db: Engine, application_name: str) -> int:
@@ -99,3 +104,19 @@ def test_a_connection_returned_within_the_window_is_handed_out_unpinged(
     drop_connections(db, name)
 
     assert client.get(f"/products/{product}").status_code == 503
+
+
+def test_the_ping_leaves_no_transaction_open(
+    make_app: AppFactory, new_products: Callable[..., list[int]]
+) -> None:
+    # The request's transaction starts with its own first statement, not at the ping.
+    app, _name = shop_app(make_app, bug=False)
+    (product,) = new_products(5)
+    assert app.test_client().get(f"/products/{product}").status_code == 200
+    pings = alive_pings()
+    with app.extensions["db_engine"].connect() as conn:  # pinged: idle for more than 0 s
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        assert raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        assert raw.autocommit is False
+    assert alive_pings() == pings + 1
