@@ -4,8 +4,11 @@ A scenario must not deviate because of the machine's speed or the moment it
 started: this runs each mode N times on a stack of its own (temporary state
 folder, free loopback ports) and counts how each run ended. `--busy-core`
 keeps one core busy with a CPU-bound process for the whole soak, as another job
-on a shared CI machine would. Results: results/soak-scenarios[-busy].{json,md},
-with each failed run's verdict and report folder.
+on a shared CI machine would. Results: results/soak-scenarios[-busy].{json,md}
+(or `--name`), with each default run's slowest symptom (seconds from injection
+to the last symptom that showed) and each failed run's verdict and report
+folder. Ctrl-C stops after the run in progress has rolled back, and the runs
+done so far are written.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -21,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from chaos.bench.private_stack import private_stack, write_results
 from chaos.scenarios.catalogue import load_catalogue
@@ -42,6 +47,8 @@ class SoakRun:
     seconds: float
     deviations: list[str]
     report_dir: str | None
+    #: Default mode: seconds from injection until the last of its symptoms showed.
+    slowest_symptom_s: float | None = None
 
 
 def stack_env(settings: StackSettings) -> dict[str, str]:
@@ -70,20 +77,45 @@ def busy_core(enabled: bool) -> Iterator[None]:
 
 
 def run_once(env: dict[str, str], scenario: str, mode: str, n: int, reports: Path) -> SoakRun:
-    """Run one scenario once in one mode; return how it ended."""
+    """Run one scenario once in one mode; return how it ended.
+
+    On Ctrl-C the run gets the signal too (passed on, in case it came to this process
+    alone) and is waited for: it rolls back what it injected before it exits.
+    """
     argv = [sys.executable, "-m", "chaos", "scenario", scenario, "--json",
             "--report-dir", str(reports), *(["--fixed"] if mode == "fixed" else [])]  # fmt: skip
     started = time.monotonic()
-    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    child = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        stdout, stderr = child.communicate(timeout=RUN_TIMEOUT_S)
+    except KeyboardInterrupt:
+        child.send_signal(signal.SIGINT)
+        child.communicate(timeout=RUN_TIMEOUT_S)
+        raise
+    except subprocess.TimeoutExpired:
+        child.kill()
+        stdout, stderr = child.communicate()
     seconds = round(time.monotonic() - started, 1)
     try:
-        journal = json.loads(result.stdout)
+        journal = json.loads(stdout)
     except ValueError:
-        journal = {"verdict": f"no journal: {result.stderr.strip()[-300:]}"}
+        journal = {"verdict": f"no journal: {stderr.strip()[-300:]}"}
     return SoakRun(
-        scenario, mode, n, result.returncode, str(journal.get("verdict")), seconds,
+        scenario, mode, n, child.returncode, str(journal.get("verdict")), seconds,
         list(journal.get("deviations") or []), journal.get("report_dir"),
+        slowest_symptom(journal) if mode == "default" else None,
     )  # fmt: skip
+
+
+def slowest_symptom(journal: dict[str, Any]) -> float | None:
+    """Return the seconds from injection until the last symptom showed (None: one never did)."""
+    observe = next((p for p in journal.get("phases", []) if p.get("name") == "observe"), None)
+    turned = ((observe or {}).get("output") or {}).get("time_to_symptom_s") or {}
+    if not turned or any(v is None for v in turned.values()):
+        return None
+    return float(max(turned.values()))
 
 
 def markdown(runs: list[SoakRun], *, busy: bool, per_mode: int) -> list[str]:
@@ -93,8 +125,8 @@ def markdown(runs: list[SoakRun], *, busy: bool, per_mode: int) -> list[str]:
         "",
         f"{per_mode} consecutive runs of each scenario in each mode on a stack of its own.",
         "",
-        "| scenario | mode | passed | median s | slowest s |",
-        "|---|---|---|---|---|",
+        "| scenario | mode | passed | median s | slowest s | slowest symptom s (median, max) |",
+        "|---|---|---|---|---|---|",
     ]
     groups: dict[tuple[str, str], list[SoakRun]] = {}
     for run in runs:
@@ -102,9 +134,11 @@ def markdown(runs: list[SoakRun], *, busy: bool, per_mode: int) -> list[str]:
     for (scenario, mode), group in groups.items():
         seconds = sorted(r.seconds for r in group)
         passed = sum(r.exit_code == 0 for r in group)
+        turned = sorted(r.slowest_symptom_s for r in group if r.slowest_symptom_s is not None)
+        symptom = f"{turned[len(turned) // 2]:g}, {turned[-1]:g}" if turned else "—"
         lines.append(
             f"| {scenario} | {mode} | {passed}/{len(group)} | "
-            f"{seconds[len(seconds) // 2]:g} | {seconds[-1]:g} |"
+            f"{seconds[len(seconds) // 2]:g} | {seconds[-1]:g} | {symptom} |"
         )
     failed = [r for r in runs if r.exit_code != 0]
     lines += ["", "## Runs that did not pass", ""] if failed else []
@@ -120,6 +154,9 @@ def main() -> int:
     parser.add_argument("--scenarios", help="comma-separated names (default: the catalogue)")
     parser.add_argument("--modes", default=",".join(MODES), help="default,fixed or one of them")
     parser.add_argument("--busy-core", action="store_true", help="keep core 0 busy meanwhile")
+    parser.add_argument(
+        "--name", help="results file name (default: soak-scenarios, -busy with --busy-core)"
+    )
     args = parser.parse_args()
     catalogue = load_catalogue()
     names = args.scenarios.split(",") if args.scenarios else list(catalogue)
@@ -132,21 +169,38 @@ def main() -> int:
     runs: list[SoakRun] = []
     reports = Path(tempfile.mkdtemp(prefix="faultyard-soak-reports-"))
     all_services = [s.name for s in services(StackSettings())]
+    interrupted = False
     with private_stack(*all_services) as settings, busy_core(args.busy_core):
         env = stack_env(settings)
-        for name in names:
-            for mode in modes:
-                for n in range(1, args.runs + 1):
-                    run = run_once(env, name, mode, n, reports)
-                    runs.append(run)
-                    print(f"{name} {mode} {n}/{args.runs}: exit {run.exit_code} "
-                          f"({run.verdict}) in {run.seconds:g}s", flush=True)  # fmt: skip
-    name = "soak-scenarios" + ("-busy" if args.busy_core else "")
-    summary = {"busy_core": args.busy_core, "runs": [asdict(r) for r in runs]}
+        try:
+            for name, mode, n in plan(names, modes, args.runs):
+                run = run_once(env, name, mode, n, reports)
+                runs.append(run)
+                print(f"{name} {mode} {n}/{args.runs}: exit {run.exit_code} "
+                      f"({run.verdict}) in {run.seconds:g}s", flush=True)  # fmt: skip
+        except KeyboardInterrupt:
+            interrupted = True
+            print(f"interrupted after {len(runs)} runs: writing them", flush=True)
+    name = args.name or "soak-scenarios" + ("-busy" if args.busy_core else "")
+    summary = {
+        "busy_core": args.busy_core,
+        "interrupted": interrupted,
+        "runs": [asdict(r) for r in runs],
+    }
     path = write_results(name, summary, markdown(runs, busy=args.busy_core, per_mode=args.runs))
     print(path.read_text(), end="")
     print(f"reports of the runs: {reports}")
+    if interrupted:
+        return 130
     return 0 if all(r.exit_code == 0 for r in runs) else 1
+
+
+def plan(names: list[str], modes: list[str], runs: int) -> Iterator[tuple[str, str, int]]:
+    """Yield (scenario, mode, n) in the order the soak runs them."""
+    for name in names:
+        for mode in modes:
+            for n in range(1, runs + 1):
+                yield name, mode, n
 
 
 if __name__ == "__main__":
