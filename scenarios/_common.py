@@ -67,6 +67,7 @@ SLOW_CALL_HOLDING_LOCKS = "A transaction holds row locks while it waits on a slo
 DUAL_WRITE = "Checkout writes to Redis after the commit instead of through the outbox"
 STALE_POOL = "The pool hands out connections the network closed while they sat idle"
 LOST_UPDATE = "Checkouts read the stock without a lock and write back what they computed"
+IGNORED_IDEMPOTENCY_KEY = "Buy now ignores the client's Idempotency-Key"
 N_PLUS_ONE = (
     "Order history runs one query per listed order, and the orders table lost the index "
     "that found a customer's orders"

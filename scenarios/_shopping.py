@@ -26,6 +26,9 @@ HOT_PRODUCTS = 3
 HOT_WINDOW_S = 10
 HOT_PAGE_SIZE = 20
 HOT_MIN_STOCK = 20
+#: MobileBuyer's patience for one answer, and how often it retries a purchase that got none.
+MOBILE_TIMEOUT_S = 2.0
+MOBILE_RETRIES = 2
 #: More units than the seed ever stocks (stock is 50..499): GreedyBuyer's checkout is always refused.
 GREEDY_QUANTITY = 1000
 

@@ -24,6 +24,8 @@ from scenarios._shopping import (
     HOT_PAGE_SIZE,
     HOT_PRODUCTS,
     HOT_WINDOW_S,
+    MOBILE_RETRIES,
+    MOBILE_TIMEOUT_S,
     SEED_PRODUCTS,
     USER_IDS,
     any_product,
@@ -139,6 +141,34 @@ class Buyer(Shopper):
     @task(1)
     def checkout_with_idempotency_key(self) -> None:
         self.buy(key=str(uuid.uuid4()))
+
+
+class MobileBuyer(Shopper):
+    """Buys one product now from a phone app: gives up on an answer after 2 s, retries twice.
+
+    Like a real mobile client, each purchase gets one Idempotency-Key, and a retry of a
+    purchase whose answer never came (a timeout, a dropped connection) sends the same key.
+    """
+
+    weight = 1
+    wait_time = between(0.5, 1.5)
+    network_timeout = MOBILE_TIMEOUT_S  # FastHttpUser's wait for an answer, per request
+
+    @task
+    def buy_now(self) -> None:
+        body = {"user_id": random.choice(USER_IDS), "product_id": any_product(), "quantity": 1}
+        headers = {"Idempotency-Key": str(uuid.uuid4())}
+        for attempt in range(1 + MOBILE_RETRIES):
+            name = "/orders [buy now]" if attempt == 0 else "/orders [buy now, retried]"
+            with self.client.post(
+                "/orders", json=body, headers=headers, name=name, catch_response=True
+            ) as response:
+                if response.status_code == 0:  # no answer in time: the app tries again
+                    response.failure(f"no answer within {MOBILE_TIMEOUT_S:g} s")
+                    continue
+                # 200: a retry got the order its first attempt placed; 409: out of stock.
+                expect(response, 200, 201, 409)
+                return
 
 
 class HistoryReader(Shopper):

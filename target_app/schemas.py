@@ -64,6 +64,12 @@ class CartItemAdd(StrictModel):
     quantity: int = Quantity
 
 
+class BuyNow(StrictModel):
+    user_id: int = Id
+    product_id: int = Id
+    quantity: int = Quantity
+
+
 class CartItemOut(BaseModel):
     product_id: int
     quantity: int

@@ -89,6 +89,15 @@ REGISTRY: dict[str, Switch] = {
             fix="load the page's items with the orders, one SELECT for all of them "
             "(selectinload): 4 statements whatever the page size",
         ),
+        Switch(
+            name="buy_now_ignores_idempotency_key",
+            bug="buy now (POST /orders) does not look at the Idempotency-Key: a client that "
+            "retries a purchase whose answer it never got (a timeout) places a second order "
+            "and pays twice",
+            fix="a purchase with a key is placed once: a retry with the same key gets the "
+            "first order back (200, Idempotent-Replayed: true), and a concurrent retry waits "
+            "for it on the key's unique constraint",
+        ),
     )
 }
 

@@ -16,7 +16,10 @@ as they come (chaos.exporter.outbox_tail), not rescanned every second.
   behind, counted from the moment it happens. A negative stock is oversold by
   at least its magnitude: the larger of the two counts.
 - shop_invariant_duplicate_orders: orders beyond the first for one cart (a
-  retried checkout that made a second order), among the last WINDOW_ORDERS orders.
+  retried checkout that made a second order), among the last WINDOW_ORDERS
+  orders, plus order.placed events beyond the first that carry one client
+  Idempotency-Key (`request_key`: a retried purchase placed twice), among the
+  last WINDOW_ORDERS events.
 - shop_invariant_lost_events: outbox events marked published that the
   consumer stream never held (see chaos.exporter.stream).
 
@@ -50,9 +53,15 @@ STATEMENT_TIMEOUT_MS = 2000
 APPLICATION_NAME = "faultyard-exporter"
 
 NEGATIVE_STOCK_SQL = "SELECT id, -stock FROM products WHERE stock < 0"
+# Orders beyond the first of one cart, plus order.placed events beyond the first that carry
+# one client Idempotency-Key (one purchase placed twice): each among the latest `window`.
 DUPLICATES_SQL = """
-SELECT count(*) - count(DISTINCT cart_id) FROM orders
-WHERE id > (SELECT coalesce(max(id), 0) FROM orders) - %s
+SELECT
+  (SELECT count(*) - count(DISTINCT cart_id) FROM orders
+   WHERE id > (SELECT coalesce(max(id), 0) FROM orders) - %(window)s)
++ (SELECT count(*) - count(DISTINCT payload ->> 'request_key') FROM outbox_events
+   WHERE id > (SELECT coalesce(max(id), 0) FROM outbox_events) - %(window)s
+     AND topic = 'order.placed' AND payload ? 'request_key')
 """
 EXISTING_PRODUCTS_SQL = "SELECT id FROM products WHERE id = ANY(%s)"
 RECHECK_SQL = "SELECT id, published_at FROM outbox_events WHERE id = ANY(%s)"
@@ -150,7 +159,7 @@ class ShopInvariants:
                     recheck_ids = sorted(set(recheck_ids) | self._lost)
                     self._lost_checked_at = time.monotonic()
             recheck = conn.execute(RECHECK_SQL, (recheck_ids,)).fetchall() if recheck_ids else []
-            duplicates = conn.execute(DUPLICATES_SQL, (self.window,)).fetchone()
+            duplicates = conn.execute(DUPLICATES_SQL, {"window": self.window}).fetchone()
         except psycopg.Error:
             self.close()
             raise
@@ -247,7 +256,8 @@ class InvariantCollector(Collector):
         if reading is not None:
             yield GaugeMetricFamily(
                 "shop_invariant_duplicate_orders",
-                f"Orders beyond the first for one cart, among the last {WINDOW_ORDERS} orders.",
+                "Orders beyond the first for one cart or one client Idempotency-Key, among the "
+                f"last {WINDOW_ORDERS} orders and order.placed events.",
                 value=reading.duplicate_orders,
             )
         lost = self.stream.snapshot().value

@@ -1,4 +1,4 @@
-"""Carts and checkout."""
+"""Carts, checkout, and buy now (a one-product checkout in one request)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,16 @@ from target_app.errors import DEADLOCK_SQLSTATE, ShopError, sqlstate
 from target_app.instrumentation import metrics
 from target_app.models import Cart, Order
 from target_app.runtime_settings import current_settings
-from target_app.schemas import CartCreate, CartItemAdd, CartItemOut, CartOut, ErrorOut, OrderOut
+from target_app.schemas import (
+    BuyNow,
+    CartCreate,
+    CartItemAdd,
+    CartItemOut,
+    CartOut,
+    ErrorOut,
+    OrderOut,
+)
+from target_app.services import buy_now as buy_now_service
 from target_app.services import carts, checkout
 
 bp = Blueprint("carts", __name__)
@@ -110,6 +119,51 @@ def checkout_cart(cart_id: int) -> tuple[OrderOut, int] | tuple[OrderOut, int, d
         current_app.extensions["failures"].record(exc)
         metrics.CHECKOUTS.labels(_outcome(exc)).inc()
         raise
+    return _placed_answer(placed)
+
+
+@bp.post("/orders")
+@api.validate(
+    json=BuyNow,
+    resp=Response(
+        HTTP_200=OrderOut,
+        HTTP_201=OrderOut,
+        HTTP_400=ErrorOut,
+        HTTP_404=ErrorOut,
+        HTTP_409=ErrorOut,
+        HTTP_422=ErrorOut,
+        HTTP_503=ErrorOut,
+    ),
+    tags=["orders"],
+)
+def buy_now() -> tuple[OrderOut, int] | tuple[OrderOut, int, dict[str, str]]:
+    """Buy now: one product, one request, no cart to fill first.
+
+    Send an `Idempotency-Key` header (a UUID per purchase) and repeat the request
+    with the same key when its answer is lost: the repeat returns the first order
+    (200, header `Idempotent-Replayed: true`) instead of placing a second one.
+    """
+    body: BuyNow = request.context.json  # type: ignore[attr-defined]
+    try:
+        placed = buy_now_service.buy_now(
+            user_id=body.user_id,
+            product_id=body.product_id,
+            quantity=body.quantity,
+            open_session=new_session,
+            switches=current_app.extensions["switches"],
+            idempotency_key=_idempotency_key(),
+        )
+    except Exception as exc:
+        current_app.extensions["failures"].record(exc)
+        metrics.CHECKOUTS.labels(_outcome(exc)).inc()
+        raise
+    return _placed_answer(placed)
+
+
+def _placed_answer(
+    placed: checkout.Placed,
+) -> tuple[OrderOut, int] | tuple[OrderOut, int, dict[str, str]]:
+    """Answer a placed order: 201, or 200 when an earlier request with its key placed it."""
     if placed.replayed:
         metrics.CHECKOUTS.labels("replayed").inc()
         return order_out(placed.order), 200, {"Idempotent-Replayed": "true"}

@@ -68,12 +68,12 @@ def place_order(
     if switches.is_on("leak_session_on_error"):
         # BUG: the session is closed on the success path only. When checkout
         # fails, its transaction stays open and its connection stays checked out.
-        placed = _place_order(session, cart_id, switches, lock_pause_s, idempotency_key)
+        placed = place_in_session(session, cart_id, switches, lock_pause_s, idempotency_key)
         session.close()
         return placed
     # FIX: always release the session, whatever happens.
     try:
-        return _place_order(session, cart_id, switches, lock_pause_s, idempotency_key)
+        return place_in_session(session, cart_id, switches, lock_pause_s, idempotency_key)
     finally:
         session.close()
 
@@ -82,9 +82,19 @@ def _order_with_key(session: Session, key: str) -> Order | None:
     return session.scalars(select(Order).where(Order.idempotency_key == key)).one_or_none()
 
 
-def _place_order(
-    session: Session, cart_id: int, switches: SwitchBoard, pause_s: float, key: str | None
+def place_in_session(
+    session: Session,
+    cart_id: int,
+    switches: SwitchBoard,
+    pause_s: float,
+    key: str | None,
+    request_key: str | None = None,
 ) -> Placed:
+    """Place the cart's order on an open session (commits); `key` is the Idempotency-Key honoured.
+
+    `request_key` is the key the client sent, which the order.placed event carries
+    for payments and support whether or not it was honoured (default: `key`).
+    """
     # The cart row is locked first, so two checkouts of one cart cannot both pass.
     cart = session.get(Cart, cart_id, with_for_update=True)
     if cart is None:
@@ -129,7 +139,7 @@ def _place_order(
             raise
         session.rollback()
         raise IdempotencyKeyReused(cart_id) from None
-    event = _order_placed(order, cart, products)
+    event = _order_placed(order, cart, products, request_key or key)
     if switches.is_on("publish_after_commit"):
         # BUG: marked published here, so the relay skips it: the caller publishes it
         # after the commit, straight to Redis (target_app.outbox.publish_after_commit).
@@ -178,11 +188,17 @@ def _read_products_unlocked(session: Session, cart: Cart, pause_s: float) -> dic
     return products
 
 
-def _order_placed(order: Order, cart: Cart, products: dict[int, Product]) -> OutboxEvent:
+def _order_placed(
+    order: Order, cart: Cart, products: dict[int, Product], request_key: str | None
+) -> OutboxEvent:
     """Return the outbox event of a placed order, with each product's stock after it."""
+    # The client's Idempotency-Key, when it sent one: the same key on two events is one
+    # purchase placed twice (chaos.exporter.invariants counts them).
+    keyed = {"request_key": request_key} if request_key is not None else {}
     return OutboxEvent(
         topic="order.placed",
         payload={
+            **keyed,
             "order_id": order.id,
             "user_id": order.user_id,
             "total_cents": order.total_cents,

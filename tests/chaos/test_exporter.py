@@ -6,6 +6,7 @@ import os
 import socket
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +28,7 @@ from chaos.settings import libpq_url
 from chaos.stack import process
 from chaos.stack.manager import Stack
 from chaos.toxiproxy import ToxiproxyClient
-from tests.conftest import eventually, free_port
+from tests.conftest import AppFactory, eventually, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -263,6 +264,32 @@ def test_two_orders_for_one_cart_count_as_a_duplicate(
             conn.execute(
                 text("ALTER TABLE orders ADD CONSTRAINT uq_orders_cart_id UNIQUE (cart_id)")
             )
+    eventually(lambda: gauge(stack, "shop_invariant_duplicate_orders") == before, "back to before")
+
+
+def test_two_orders_placed_with_one_client_key_count_as_a_duplicate(
+    stack: Stack, db: Engine, make_app: AppFactory, new_products: Callable[..., list[int]]
+) -> None:
+    """A purchase retried with its Idempotency-Key that the shop placed twice (the real bug)."""
+    before = baseline(stack, "shop_invariant_duplicate_orders")
+    app = make_app()
+    app.extensions["switches"].set("buy_now_ignores_idempotency_key", True)
+    (product,) = new_products(5)
+    key = f"exporter-{uuid.uuid4()}"
+    for _ in range(2):
+        response = app.test_client().post(
+            "/orders",
+            json={"user_id": 1, "product_id": product, "quantity": 1},
+            headers={"Idempotency-Key": key},
+        )
+        assert response.status_code == 201, response.get_json()
+    eventually(
+        lambda: gauge(stack, "shop_invariant_duplicate_orders") == before + 1, "duplicates + 1"
+    )
+    with db.begin() as conn:
+        conn.execute(
+            text("DELETE FROM outbox_events WHERE payload->>'request_key' = :k"), {"k": key}
+        )
     eventually(lambda: gauge(stack, "shop_invariant_duplicate_orders") == before, "back to before")
 
 
