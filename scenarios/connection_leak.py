@@ -213,6 +213,8 @@ SCENARIO = Scenario(
         ),
     ),
     answer=AnswerKey(
+        component="shop",
+        related_components=("database",),
         root_cause="session-leak",
         keywords=("leak", "not closed", "never closed", "not returned", "session close"),
         choices=(

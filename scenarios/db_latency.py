@@ -200,6 +200,8 @@ SCENARIO = Scenario(
         ),
     ),
     answer=AnswerKey(
+        component="network",
+        related_components=("database",),
         root_cause="network-latency-to-database",
         keywords=("latency", "network", "round trip", "toxic", "slow link"),
         choices=(

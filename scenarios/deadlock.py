@@ -180,6 +180,8 @@ SCENARIO = Scenario(
         ),
     ),
     answer=AnswerKey(
+        component="shop",
+        related_components=("database",),
         root_cause="lock-order-deadlock",
         keywords=("deadlock", "lock order", "locking order", "40P01", "sorted lock"),
         choices=(

@@ -185,6 +185,8 @@ SCENARIO = Scenario(
         ),
     ),
     answer=AnswerKey(
+        component="shop",
+        related_components=("network", "client"),
         root_cause="ignored-idempotency-key",
         keywords=("idempotency", "idempotency-key", "retry", "timeout", "duplicate"),
         choices=(

@@ -218,6 +218,8 @@ SCENARIO = Scenario(
         ),
     ),
     answer=AnswerKey(
+        component="job-queue",
+        related_components=("external-service",),
         root_cause="retry-without-backoff",
         keywords=("backoff", "back-off", "retry storm", "immediate retr", "retries at once"),
         choices=(

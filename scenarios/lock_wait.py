@@ -185,6 +185,8 @@ SCENARIO = Scenario(
         ),
     ),
     answer=AnswerKey(
+        component="shop",
+        related_components=("database", "external-service"),
         root_cause="remote-call-holding-row-lock",
         keywords=("idle in transaction", "lock", "remote call", "transaction", "pricing"),
         choices=(

@@ -188,6 +188,8 @@ SCENARIO = Scenario(
         ),
     ),
     answer=AnswerKey(
+        component="shop",
+        related_components=("database",),
         root_cause="lost-update-oversell",
         keywords=("lost update", "race", "read-modify-write", "for update", "oversell"),
         choices=(

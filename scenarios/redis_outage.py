@@ -156,6 +156,8 @@ SCENARIO = Scenario(
         ),
     ),
     answer=AnswerKey(
+        component="redis",
+        related_components=("shop", "job-queue"),
         root_cause="dual-write-after-commit",
         keywords=("dual write", "outbox", "after commit", "lost", "redis"),
         choices=(

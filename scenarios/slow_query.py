@@ -194,6 +194,8 @@ SCENARIO = Scenario(
         ),
     ),
     answer=AnswerKey(
+        component="database",
+        related_components=("shop",),
         root_cause="n-plus-one-and-missing-index",
         keywords=("n+1", "lazy load", "index", "sequential scan", "selectinload", "explain"),
         choices=(

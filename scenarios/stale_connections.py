@@ -166,6 +166,8 @@ SCENARIO = Scenario(
         ),
     ),
     answer=AnswerKey(
+        component="network",
+        related_components=("database", "shop"),
         root_cause="stale-pooled-connections",
         keywords=("pre-ping", "pre_ping", "idle timeout", "stale", "firewall", "disconnect"),
         choices=(

@@ -34,9 +34,11 @@ from chaos.scenarios.probe_model import (
 
 # Scenario modules import the whole format from here, the fault kinds and probes included.
 __all__ = [
+    "COMPONENTS",
     "NAME_PATTERN",
     "AnswerKey",
     "Comparator",
+    "Component",
     "Fault",
     "FaultStep",
     "FixStep",
@@ -167,9 +169,29 @@ class Guide(Frozen):
     further_reading: tuple[Link, ...] = Field(min_length=1)
 
 
-class AnswerKey(Frozen):
-    """What a drill grades: a root-cause id, free-text keywords, and a multiple-choice answer."""
+#: Where a fault lives, as a drill asks it (localisation): the parts of the stack a person
+#: on call can point at.
+Component = Literal[
+    "shop",  # the web app's own code and its processes (gunicorn workers)
+    "database",  # PostgreSQL
+    "redis",
+    "job-queue",  # RQ workers, the payment jobs, the outbox relay
+    "network",  # a link between two parts (the proxies stand for it)
+    "external-service",  # the payment provider, the pricing service
+    "client",  # the shoppers' side: their apps, their networks
+]
+COMPONENTS: tuple[str, ...] = Component.__args__  # type: ignore[attr-defined]
 
+
+class AnswerKey(Frozen):
+    """What a drill grades: where the fault is, a root-cause id, keywords, a multiple choice.
+
+    `component` is the answer to "where is it" for full marks; `related_components`
+    are parts that show it or take part in it (half marks).
+    """
+
+    component: Component
+    related_components: tuple[Component, ...] = ()
     root_cause: str = Field(pattern=NAME_PATTERN)
     keywords: tuple[str, ...] = Field(min_length=1)
     choices: tuple[str, ...] = Field(min_length=3)
@@ -177,6 +199,8 @@ class AnswerKey(Frozen):
 
     @model_validator(mode="after")
     def _choice_exists(self) -> AnswerKey:
+        if self.component in self.related_components:
+            raise ValueError(f"{self.component!r} is the component, not a related one")
         if self.correct_choice >= len(self.choices):
             raise ValueError(
                 f"correct_choice {self.correct_choice} is not one of the {len(self.choices)} choices"

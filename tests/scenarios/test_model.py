@@ -90,6 +90,16 @@ def test_the_correct_choice_must_be_a_choice() -> None:
     )
 
 
+def test_the_component_is_not_also_a_related_one() -> None:
+    answer = {**DEADLOCK.answer.model_dump(mode="json"), "related_components": ["shop"]}
+    assert "'shop' is the component, not a related one" in error_text(deadlock_with(answer=answer))
+
+
+def test_the_component_is_one_a_drill_offers() -> None:
+    answer = {**DEADLOCK.answer.model_dump(mode="json"), "component": "kernel"}
+    assert "component" in error_text(deadlock_with(answer=answer))
+
+
 @pytest.mark.parametrize(
     ("expr", "problem"),
     [

@@ -55,6 +55,8 @@ SCENARIO = Scenario(
         ),
     ),
     answer=AnswerKey(
+        component="network",
+        related_components=("redis",),
         root_cause="slow-redis-link",
         keywords=("redis",),
         choices=("Redis answers late", "PostgreSQL answers late", "The shop is overloaded"),
