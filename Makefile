@@ -115,6 +115,13 @@ scenario: setup ## Run a scenario end to end: make scenario NAME [FIXED=1] [ARGS
 	fi
 	$(BIN)/faultyard scenario $(SCENARIO_NAME) $(FIXED_FLAG) $(ARGS)
 
+.PHONY: drill answer
+drill: setup ## Practise on call: shoppers, a hidden fault (or none) after a quiet while, a page (ARGS="--seed 7 --difficulty easy")
+	$(BIN)/faultyard drill start $(ARGS)
+
+answer: setup ## Answer the running drill: is something wrong, where, why; then `faultyard drill deploy-fix` or `end`
+	$(BIN)/faultyard drill answer $(ARGS)
+
 .PHONY: soak-scenarios
 N ?= 10
 soak-scenarios: setup ## Every scenario's both modes N times in a row on a private stack (N=10; ARGS=--busy-core keeps a core busy)

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from chaos.cli import dashboard, network, scenarios, settings, stack, switches, traces
+from chaos.cli import dashboard, drill, network, scenarios, settings, stack, switches, traces
 from chaos.errors import FaultyardError
 
 
@@ -36,6 +36,7 @@ for command in (
     dashboard.dashboard,
     traces.traces,
     scenarios.list_scenarios, scenarios.show, scenarios.load, scenarios.scenario,
+    drill.drill,
 ):  # fmt: skip
     cli.add_command(command)
 

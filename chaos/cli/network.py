@@ -182,10 +182,16 @@ def reset() -> None:
     First what a scenario run killed mid-way left behind (STATE/scenario-active.json),
     such as a paused service.
     """
+    from chaos.drill.state import in_progress
     from chaos.faults.injector import Injector
     from chaos.scenarios.cleanup import undo_crashed_run
 
     stack = current_stack(verbose=False)
+    if in_progress(stack.settings) is not None:
+        raise click.ClickException(
+            "a drill is running: on call there is no reset button. "
+            "`faultyard drill give-up` ends it and rolls its fault back"
+        )
     for line in undo_crashed_run(stack):
         click.echo(f"scenario: {line}")
     injector = Injector(stack)

@@ -62,6 +62,8 @@ class Grade:
     control: bool
     levels: tuple[LevelGrade, ...]
     hint_penalty: int
+    #: A control answered with "something is wrong".
+    false_alarm: bool = False
 
     @property
     def max_total(self) -> int:
@@ -70,10 +72,6 @@ class Grade:
     @property
     def total(self) -> int:
         return max(0, sum(level.points for level in self.levels) - self.hint_penalty)
-
-    @property
-    def false_alarm(self) -> bool:
-        return self.control and self.levels[0].points == 0
 
 
 def offered_choices(key: AnswerKey, seed: int) -> list[str]:
@@ -89,9 +87,8 @@ def grade(key: AnswerKey | None, sheet: AnswerSheet) -> Grade:
     if key is None:
         quiet = not sheet.something_wrong
         why = "a quiet shift, rightly left alone" if quiet else "a false alarm: nothing was wrong"
-        return Grade(
-            True, (LevelGrade("detection", MAX_POINTS if quiet else 0, MAX_POINTS, why),), penalty
-        )
+        level = LevelGrade("detection", MAX_POINTS if quiet else 0, MAX_POINTS, why)
+        return Grade(True, (level,), penalty, false_alarm=not quiet)
     if not sheet.something_wrong:
         missed = [LevelGrade("detection", 0, POINTS["detection"], "missed: something was wrong")]
         missed += [LevelGrade(level, 0, POINTS[level], "not reached") for level in list(POINTS)[1:]]

@@ -31,11 +31,16 @@ class DrillPlanError(FaultyardError):
 
 @dataclass(frozen=True)
 class DrillPlan:
-    """What a drill will do: inject `scenario` after `quiet_delay_s` (None: a control)."""
+    """What a drill will do: inject `scenario` after `quiet_delay_s` (None: a control).
+
+    `load_from` is the scenario whose shoppers the drill runs: the one injected, or for
+    a control one drawn all the same, so that the load does not tell a control apart.
+    """
 
     seed: int
     scenario: str | None
     quiet_delay_s: float
+    load_from: str
 
     @property
     def control(self) -> bool:
@@ -82,4 +87,6 @@ def pick(
     control = rng.random() < control_share
     scenario = rng.choice(names)  # drawn either way: a control does not shift the next draws
     delay = round(rng.uniform(*quiet_delay_s), 1)
-    return DrillPlan(seed=seed, scenario=None if control else scenario, quiet_delay_s=delay)
+    return DrillPlan(
+        seed=seed, scenario=None if control else scenario, quiet_delay_s=delay, load_from=scenario
+    )

@@ -159,7 +159,7 @@ def markdown(
     else:
         lines.append(f"(no panels: {panels_error or 'not drawn'})")
     lines += _locust(journal)
-    lines += _guide(scenario)
+    lines += guide_markdown(scenario)
     return "\n".join(lines) + "\n"
 
 
@@ -193,7 +193,7 @@ def _round(value: object) -> str:
     return str(value)
 
 
-def _guide(scenario: Scenario) -> list[str]:
+def guide_markdown(scenario: Scenario) -> list[str]:
     g = scenario.guide
     lines = ["", "## Diagnosis guide", "", "### Where to look", ""]
     lines += [f"- {item}" for item in g.where_to_look]

@@ -1,0 +1,206 @@
+"""What the drill commands do, apart from printing: start, answer, hint, fix, end.
+
+The commands change the drill's state file (chaos.drill.state); the supervisor
+(chaos.drill.supervisor) acts on it: it injects, deploys the fix, verifies
+the mitigation, rolls back and grades.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from chaos.drill.grading import offered_choices
+from chaos.drill.picker import QUIET_DELAY_S, Difficulty, candidates
+from chaos.drill.state import (
+    DrillError,
+    DrillState,
+    drill_dir,
+    in_progress,
+    load_current,
+    locked,
+    running_drill,
+    save,
+    supervisor_alive,
+    update,
+)
+from chaos.scenarios.catalogue import load_catalogue
+from chaos.scenarios.cleanup import read_active, undo_crashed_run
+from chaos.scenarios.model import Scenario
+from chaos.scenarios.runner import report_dir
+from chaos.settings import StackSettings
+from chaos.stack.manager import Stack
+
+SUPERVISOR_LOG = "supervisor.log"
+START_TIMEOUT_S = 60.0
+END_TIMEOUT_S = 120.0
+MAX_HINTS = 3
+
+
+def start(
+    stack: Stack,
+    *,
+    seed: int | None,
+    difficulty: Difficulty | None,
+    scenario_from: list[str] | None,
+    quiet_delay_s: tuple[float, float] = QUIET_DELAY_S,
+    report_root: Path = Path("reports"),
+) -> DrillState:
+    """Start a drill: the stack up, leftovers undone, the supervisor running; return its state."""
+    settings = stack.settings
+    candidates(load_catalogue(), difficulty=difficulty, scenario_from=scenario_from)  # fail early
+    if in_progress(settings) is not None:
+        raise DrillError("a drill is already running: `faultyard drill status`")
+    active = read_active(settings)
+    if active is not None and active.runner_alive():
+        raise DrillError(f"a scenario run is in progress (pid {active.pid}); wait for it to end")
+    stack.up()
+    undo_crashed_run(stack)  # a killed run's or drill's faults
+    previous = load_current(settings)
+    if previous is not None and previous.running:
+        update(settings, _abandoned)
+    out_dir = report_dir(report_root, "drill").resolve()
+    state = DrillState(
+        id=out_dir.name.removeprefix("drill-"),
+        seed=secrets.randbelow(2**31) if seed is None else seed,
+        difficulty=difficulty,
+        scenario_from=scenario_from,
+        started_at=time.time(),
+        quiet_delay_s=quiet_delay_s,
+        report_dir=str(out_dir),
+    )
+    with locked(settings):
+        save(settings, state)
+    _spawn_supervisor(settings)
+    return _wait(settings, lambda s: s.status != "starting", START_TIMEOUT_S, "to start")
+
+
+def _abandoned(state: DrillState) -> None:
+    state.status = "failed"
+    state.error = "its supervisor stopped before the drill ended"
+    state.ended_at = state.ended_at or time.time()
+
+
+def _spawn_supervisor(settings: StackSettings) -> None:
+    log_path = drill_dir(settings) / SUPERVISOR_LOG
+    with open(log_path, "ab") as log:
+        subprocess.Popen(
+            [sys.executable, "-m", "chaos.drill.supervisor"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "FAULTYARD_STATE_DIR": str(settings.state_path)},
+            start_new_session=True,  # it outlives the terminal that started the drill
+        )
+
+
+def _wait(settings: StackSettings, done: Any, timeout_s: float, what: str) -> DrillState:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        state = load_current(settings)
+        if state is not None and done(state):
+            return state
+        if state is not None and state.status != "starting" and not supervisor_alive(state):
+            raise DrillError(
+                f"the drill's supervisor stopped; see {drill_dir(settings) / SUPERVISOR_LOG}"
+            )
+        if time.monotonic() > deadline:
+            raise DrillError(f"the drill did not get {what} within {timeout_s:g}s; see "
+                             f"{drill_dir(settings) / SUPERVISOR_LOG}")  # fmt: skip
+        time.sleep(0.2)
+
+
+def wait_for_page(settings: StackSettings, timeout_s: float) -> DrillState:
+    """Wait until the pager goes off (the fault's moment) or the drill ends."""
+    return _wait(settings, lambda s: s.injected_at is not None or not s.running, timeout_s, "paged")
+
+
+def wait_for_grade(settings: StackSettings) -> DrillState:
+    """Wait until the supervisor has graded the ended drill."""
+    return _wait(settings, lambda s: s.grade is not None, END_TIMEOUT_S, "graded")
+
+
+def page_scenario(state: DrillState) -> Scenario:
+    """Return the scenario whose page, hints and choices the drill shows (for a control too)."""
+    return load_catalogue()[state.plan().load_from]
+
+
+def hint(settings: StackSettings) -> tuple[int, str]:
+    """Give the next hint (where to look, what you should see, closer to the cause)."""
+    state = running_drill(settings)
+    if state.injected_at is None:
+        raise DrillError("no page yet: nothing to give a hint about")
+    if state.hints_used >= MAX_HINTS:
+        raise DrillError(f"all {MAX_HINTS} hints are used")
+    guide = page_scenario(state).guide
+    hints = [guide.where_to_look[0], guide.what_you_will_see[0], guide.where_to_look[-1]]
+    number = state.hints_used + 1
+
+    def used(s: DrillState) -> None:
+        s.hints_used = number
+        s.note(f"hint {number} taken")
+
+    update(settings, used)
+    return number, hints[number - 1]
+
+
+def choices(state: DrillState) -> list[str]:
+    """Return the root-cause choices as this drill offers them."""
+    return offered_choices(page_scenario(state).answer, state.seed)
+
+
+def answer(settings: StackSettings, given: dict[str, Any]) -> DrillState:
+    """Record answers (AnswerSheet fields); "nothing is wrong" ends the drill."""
+    running_drill(settings)
+    if not given:
+        raise DrillError("no answer given")
+
+    def record(state: DrillState) -> None:
+        now = time.time()
+        for name, value in given.items():
+            state.answers[name] = value
+        levels = {"something_wrong": "detection", "component": "localisation"}
+        for field, level in levels.items():
+            if field in given:
+                state.answered_at[level] = now
+        if {"root_cause_choice", "root_cause_text"} & given.keys():
+            state.answered_at["root_cause"] = now
+        state.note("answered " + ", ".join(f"{k}={v!r}" for k, v in given.items()))
+        if given.get("something_wrong") is False:
+            state.status = "ended"
+            state.ended_at = now
+
+    return update(settings, record)
+
+
+def deploy_fix(settings: StackSettings) -> DrillState:
+    """Ask for the fixed code path to be deployed (after the root cause is answered)."""
+    state = running_drill(settings)
+    if "root_cause" not in state.answered_at:
+        raise DrillError("answer the root cause first: `faultyard drill answer --cause-choice N`")
+    if state.fix_requested_at is not None:
+        raise DrillError("the fix is already deployed or on its way")
+
+    def requested(s: DrillState) -> None:
+        s.fix_requested_at = time.time()
+        s.note("asked to deploy the fix")
+
+    return update(settings, requested)
+
+
+def end(settings: StackSettings, *, give_up: bool) -> DrillState:
+    """End the drill now (graded as it stands), or give up (nothing scores)."""
+    running_drill(settings)
+
+    def ended(state: DrillState) -> None:
+        state.status = "gave_up" if give_up else "ended"
+        state.ended_at = time.time()
+        state.note("gave up" if give_up else "ended the drill")
+
+    update(settings, ended)
+    return wait_for_grade(settings)

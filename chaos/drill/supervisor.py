@@ -1,0 +1,182 @@
+"""The drill's supervisor: shoppers, the hidden fault after a quiet delay, the fix, the end.
+
+`faultyard drill start` runs `python -m chaos.drill.supervisor` in a session of
+its own, so the drill outlives the terminal. It writes what it injects to the
+active-run file first (as a scenario run does), so `faultyard reset` or the
+next run's preflight undo a drill whose supervisor was killed.
+
+Mitigation is verified with the scenario's own SLO probes: after the fix is
+deployed, every SLO probe must hold for HOLD_READINGS readings in a row.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from chaos.drill import debrief
+from chaos.drill.state import DrillState, load_current, update
+from chaos.errors import FaultyardError
+from chaos.faults.injector import Injector
+from chaos.scenarios.catalogue import load_catalogue
+from chaos.scenarios.cleanup import ActiveRun, undo_active, write_active
+from chaos.scenarios.load import Load
+from chaos.scenarios.model import LoadProfile, Scenario
+from chaos.scenarios.probes import Prober
+from chaos.settings import StackSettings, load_stack_settings
+from chaos.stack.manager import Stack
+
+log = logging.getLogger("faultyard.drill")
+
+POLL_S = 1.0
+HOLD_READINGS = 10
+#: A drill ends by itself after this long (FAULTYARD_DRILL_MAX_S).
+MAX_DRILL_S = float(os.environ.get("FAULTYARD_DRILL_MAX_S", "1800"))
+ACTIVE_NAME = "drill"  # the active-run file names no scenario
+
+
+def drill_load(catalogue: dict[str, Scenario], scenario: Scenario) -> LoadProfile:
+    """Return the drill's shoppers: the scenario's own, plus one of every other journey.
+
+    Every drill runs every journey the catalogue uses, so the traffic on the
+    dashboards does not point at the scenario; its own shoppers keep their weights.
+    """
+    everyone = sorted({j for s in catalogue.values() for j in s.load.journeys})
+    journeys = {**dict.fromkeys(everyone, 1), **scenario.load.journeys}
+    return LoadProfile(
+        users=sum(journeys.values()),
+        spawn_rate=scenario.load.spawn_rate,
+        duration_s=MAX_DRILL_S,
+        journeys=journeys,
+    )
+
+
+class Supervisor:
+    """One drill from its shoppers' start to its debrief."""
+
+    def __init__(self, settings: StackSettings) -> None:
+        self.settings = settings
+        self.stack = Stack(settings)
+        state = load_current(settings)
+        if state is None:
+            raise FaultyardError("no drill state to supervise")
+        self.plan = state.plan()
+        self.catalogue = load_catalogue()
+        self.scenario = self.catalogue[self.plan.scenario] if self.plan.scenario else None
+        self.report_dir = Path(state.report_dir or f"reports/drill-{state.id}")
+        self.report_dir.mkdir(parents=True, exist_ok=True)
+        self.injector = Injector(self.stack)
+        self.prober = Prober(settings)
+        self.injected: list[dict[str, object]] = []
+        self.holding = 0
+
+    def run(self) -> None:
+        state = update(self.settings, self._started)
+        profile = drill_load(self.catalogue, self.catalogue[self.plan.load_from])
+        load = Load(
+            profile=profile,
+            host=self.settings.shop_url,
+            out_dir=self.report_dir,
+            users=profile.users,
+            run_time_s=MAX_DRILL_S,
+            seed=state.seed,
+        )
+        load.start()
+        try:
+            self._loop(state)
+        except FaultyardError as exc:
+            error = str(exc)
+            update(self.settings, lambda s: _fail(s, error))
+        finally:
+            undone = undo_active(self.injector)
+            load.stop()
+            final = update(self.settings, lambda s: _end(s, "expired"))
+            final = debrief.finish(self.settings, final, self.scenario, self.report_dir, undone)
+            log.info("drill %s ended: %s", final.id, final.status)
+
+    def _started(self, state: DrillState) -> None:
+        state.status = "running"
+        state.supervisor_pid = os.getpid()
+        state.note("shoppers started")
+
+    def _loop(self, state: DrillState) -> None:
+        inject_at = state.started_at + self.plan.quiet_delay_s
+        deadline = state.started_at + MAX_DRILL_S
+        while time.time() < deadline:
+            state = load_current(self.settings) or state
+            if not state.running:
+                return
+            if state.injected_at is None and time.time() >= inject_at:
+                self._inject(state)
+            elif state.fix_requested_at and state.fix_deployed_at is None:
+                self._deploy_fix()
+            elif state.fix_deployed_at and state.mitigated_at is None:
+                self._check_mitigation()
+            time.sleep(POLL_S)
+
+    def _inject(self, state: DrillState) -> None:
+        faults = self.scenario.faults if self.scenario else ()
+        self.injected = [f.model_dump(mode="json") for f in faults]
+        write_active(
+            self.settings,
+            ActiveRun(ACTIVE_NAME, os.getpid(), state.started_at, list(self.injected)),
+        )
+        for fault in faults:
+            self.injector.apply(fault)
+        # A control gets its moment too: the clock of the grade starts for both alike.
+        update(self.settings, lambda s: setattr(s, "injected_at", time.time()))
+
+    def _deploy_fix(self) -> None:
+        steps = self.scenario.fix if self.scenario else ()
+        self.injected += [s.model_dump(mode="json") for s in steps]
+        write_active(
+            self.settings,
+            ActiveRun(ACTIVE_NAME, os.getpid(), time.time(), list(self.injected)),
+        )
+        for step in steps:
+            self.injector.apply(step)
+
+        def deployed(state: DrillState) -> None:
+            state.fix_deployed_at = time.time()
+            state.note("the fix was deployed")
+
+        update(self.settings, deployed)
+
+    def _check_mitigation(self) -> None:
+        slo = self.scenario.slo if self.scenario else ()
+        held = all(self.prober.evaluate(probe).holds for probe in slo)
+        self.holding = self.holding + 1 if held else 0
+        if self.holding >= HOLD_READINGS:
+
+            def mitigated(state: DrillState) -> None:
+                state.mitigated_at = time.time()
+                state.answers["mitigated"] = True
+                state.note(f"mitigated: every SLO probe held {HOLD_READINGS} readings in a row")
+                _end(state, "ended")
+
+            update(self.settings, mitigated)
+
+
+def _end(state: DrillState, status: str) -> None:
+    if state.running:
+        state.status = status  # type: ignore[assignment]
+    state.ended_at = state.ended_at or time.time()
+
+
+def _fail(state: DrillState, error: str) -> None:
+    state.error = error
+    state.status = "failed"
+    state.ended_at = time.time()
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    Supervisor(load_stack_settings()).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
