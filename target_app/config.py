@@ -106,6 +106,14 @@ class ShopSettings(BaseSettings):
         return self.state_dir / "runtime-settings.json"
 
     @property
+    def listings_hidden_file(self) -> Path:
+        """Return the file whose presence hides the admin API's switch and setting listings.
+
+        A drill creates it: on call nobody can list the bugs that are switched on.
+        """
+        return self.state_dir / "listings-hidden"
+
+    @property
     def traces_dir(self) -> Path:
         """Return where the JSON-lines span files go when no OTLP endpoint is set."""
         return self.state_dir / "traces"

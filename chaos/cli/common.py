@@ -44,3 +44,14 @@ def admin_client() -> AdminClient:
 
 def toxiproxy_client() -> ToxiproxyClient:
     return ToxiproxyClient(load_stack_settings().toxiproxy_api_url)
+
+
+def refuse_during_drill(what: str) -> None:
+    """Refuse a command that would show (or change) the lab's machinery while a drill runs."""
+    from chaos.drill.state import in_progress
+
+    if in_progress(load_stack_settings()) is not None:
+        raise click.ClickException(
+            f"{what} while a drill runs: on call nobody can list the bugs that are switched "
+            "on. `faultyard drill give-up` ends the drill and reveals it all"
+        )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from chaos.cli.common import current_stack, toxiproxy_client
+from chaos.cli.common import current_stack, refuse_during_drill, toxiproxy_client
 from chaos.cli.stack import print_proxies
 from chaos.errors import FaultyardError
 from chaos.faults.toxic import Toxic, unknown_attributes
@@ -55,6 +55,7 @@ def proxy(ctx: click.Context, host: str, port: int, config: Path | None) -> None
 @click.argument("name")
 def proxy_down(name: str) -> None:
     """Disable a proxy: close its connections and refuse new ones."""
+    refuse_during_drill("the proxies stand for the network and are hidden")
     toxiproxy_client().set_enabled(name, False)
     click.echo(f"proxy {name} is down")
 
@@ -63,6 +64,7 @@ def proxy_down(name: str) -> None:
 @click.argument("name")
 def proxy_up(name: str) -> None:
     """Enable a proxy again."""
+    refuse_during_drill("the proxies stand for the network and are hidden")
     toxiproxy_client().set_enabled(name, True)
     click.echo(f"proxy {name} is up")
 
@@ -70,6 +72,7 @@ def proxy_up(name: str) -> None:
 @click.group()
 def toxic() -> None:
     """Add, list and remove toxics on the stack's proxies (postgres, redis, shop)."""
+    refuse_during_drill("the proxies stand for the network, and their toxics are hidden")
 
 
 @toxic.command("add")
@@ -179,10 +182,10 @@ def toxic_remove(name: str, proxy_name: str | None) -> None:
 def reset() -> None:
     """Undo every fault: toxics, disabled proxies, bug switches and runtime settings.
 
-    First what a scenario run killed mid-way left behind (STATE/scenario-active.json),
-    such as a paused service.
+    First what a scenario run or a drill killed mid-way left behind
+    (STATE/scenario-active.json), such as a paused service. Refused while a drill runs.
     """
-    from chaos.drill.state import in_progress
+    from chaos.drill.state import hide_listings, in_progress
     from chaos.faults.injector import Injector
     from chaos.scenarios.cleanup import undo_crashed_run
 
@@ -192,6 +195,7 @@ def reset() -> None:
             "a drill is running: on call there is no reset button. "
             "`faultyard drill give-up` ends it and rolls its fault back"
         )
+    hide_listings(stack.settings, False)  # what a killed drill left
     for line in undo_crashed_run(stack):
         click.echo(f"scenario: {line}")
     injector = Injector(stack)

@@ -254,9 +254,10 @@ def scenario(
     appeared; with --fixed, they stayed away and the SLO held), 1 deviated,
     2 usage or environment error, 130 interrupted (after rolling back).
     """
-    from chaos.cli.common import current_stack
+    from chaos.cli.common import current_stack, refuse_during_drill
     from chaos.scenarios.runner import RunOptions, run_scenario
 
+    refuse_during_drill("no scenario runs")
     chosen = get_scenario(name)
     options = RunOptions(
         fixed=fixed, duration_s=duration, users=users, seed=seed, report_root=report_dir

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from chaos.cli.common import admin_client
+from chaos.cli.common import admin_client, refuse_during_drill
 
 
 def print_settings(settings: list[dict[str, Any]]) -> None:
@@ -40,6 +40,9 @@ def setting(name: str | None, value: str | None) -> None:
     faultyard setting NAME default    put it back to its default
     faultyard setting reset           put every setting back to its default
     """
+    if value is None or name == "reset":
+        # Changing one setting is a remedy an on-call engineer has; listing them is not.
+        refuse_during_drill("the runtime settings are hidden")
     admin = admin_client()
     if name is None:
         print_settings(admin.settings())

@@ -92,12 +92,20 @@ def down() -> None:
 
 @click.command()
 def status() -> None:
-    """Show each service's health and the proxies' toxics; exit 1 if a service is down."""
+    """Show each service's health and the proxies' toxics; exit 1 if a service is down.
+
+    While a drill runs, the proxies and their toxics are hidden.
+    """
     stack = current_stack(verbose=False)
     states = stack.status()
     print_states(states)
-    with contextlib.suppress(ToxiproxyError):  # the proxy's own row already says it is down
-        print_proxies(ToxiproxyClient(stack.settings.toxiproxy_api_url, timeout_s=2))
+    from chaos.drill.state import in_progress
+
+    if in_progress(stack.settings) is not None:
+        click.echo("\nPROXIES    hidden while a drill runs (they stand for the network)")
+    else:
+        with contextlib.suppress(ToxiproxyError):  # the proxy's own row already says it is down
+            print_proxies(ToxiproxyClient(stack.settings.toxiproxy_api_url, timeout_s=2))
     with contextlib.suppress(PrometheusError):  # likewise Prometheus's row
         print_scrape_targets(PrometheusClient(stack.settings.prometheus_url, timeout_s=2))
     if not all(s.healthy for s in states):

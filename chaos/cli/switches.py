@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from chaos.cli.common import admin_client
+from chaos.cli.common import admin_client, refuse_during_drill
 
 
 def print_switches(switches: list[dict[str, object]]) -> None:
@@ -23,6 +23,7 @@ def switch(name: str | None, state: str | None) -> None:
     faultyard switch NAME on|off     turn one bug on or off in every process
     faultyard switch reset           turn every bug off
     """
+    refuse_during_drill("the bug switches are hidden")
     admin = admin_client()
     if name in (None, "list"):
         print_switches(admin.switches())

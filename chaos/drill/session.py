@@ -21,6 +21,7 @@ from chaos.drill.state import (
     DrillError,
     DrillState,
     drill_dir,
+    hide_listings,
     in_progress,
     load_current,
     locked,
@@ -60,6 +61,7 @@ def start(
     if active is not None and active.runner_alive():
         raise DrillError(f"a scenario run is in progress (pid {active.pid}); wait for it to end")
     stack.up()
+    hide_listings(settings, False)  # a killed drill's, so that the sweep can read the switches
     undo_crashed_run(stack)  # a killed run's or drill's faults
     previous = load_current(settings)
     if previous is not None and previous.running:
@@ -76,8 +78,13 @@ def start(
     )
     with locked(settings):
         save(settings, state)
-    _spawn_supervisor(settings)
-    return _wait(settings, lambda s: s.status != "starting", START_TIMEOUT_S, "to start")
+    hide_listings(settings, True)
+    try:
+        _spawn_supervisor(settings)
+        return _wait(settings, lambda s: s.status != "starting", START_TIMEOUT_S, "to start")
+    except BaseException:
+        hide_listings(settings, False)
+        raise
 
 
 def _abandoned(state: DrillState) -> None:

@@ -199,3 +199,14 @@ def in_progress(settings: StackSettings) -> DrillState | None:
     if state.status == "starting" and time.time() - state.started_at > STARTING_TIMEOUT_S:
         return None  # its supervisor never came up
     return state
+
+
+def hide_listings(settings: StackSettings, hidden: bool) -> None:
+    """Hide (or show again) the lab's machinery: the admin API's listings, the fault metrics."""
+    from target_app.public import load_settings
+
+    path = load_settings({"state_dir": settings.state_path}).listings_hidden_file
+    if hidden:
+        path.write_text("a drill runs: switches, settings and faults are hidden until it ends\n")
+    else:
+        path.unlink(missing_ok=True)

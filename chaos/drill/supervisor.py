@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from chaos.drill import debrief
-from chaos.drill.state import DrillState, load_current, update
+from chaos.drill.state import DrillState, hide_listings, load_current, update
 from chaos.errors import FaultyardError
 from chaos.faults.injector import Injector
 from chaos.scenarios.catalogue import load_catalogue
@@ -92,6 +92,7 @@ class Supervisor:
             update(self.settings, lambda s: _fail(s, error))
         finally:
             undone = undo_active(self.injector)
+            hide_listings(self.settings, False)
             load.stop()
             final = update(self.settings, lambda s: _end(s, "expired"))
             final = debrief.finish(self.settings, final, self.scenario, self.report_dir, undone)

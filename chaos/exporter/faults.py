@@ -60,10 +60,18 @@ def index_faults(state_dir: Path) -> list[Fault]:
 class FaultCollector(Collector):
     """Export faultyard_fault_active{kind,target,name} and faultyard_faults_active."""
 
-    def __init__(self, toxics: Poller[list[Fault]], board: SwitchBoard, state_dir: Path) -> None:
+    def __init__(
+        self,
+        toxics: Poller[list[Fault]],
+        board: SwitchBoard,
+        state_dir: Path,
+        hidden_when: Path | None = None,
+    ) -> None:
         self.toxics = toxics
         self.board = board
         self.state_dir = state_dir
+        #: While this file exists (a drill runs), the faults are not exported.
+        self.hidden_when = hidden_when
 
     def faults(self) -> list[Fault]:
         """Return the active faults the exporter knows of, sorted."""
@@ -72,7 +80,16 @@ class FaultCollector(Collector):
         return sorted(set(from_proxy) | set(local))
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        """Yield one series per active fault and their count."""
+        """Yield one series per active fault and their count (nothing but that they are hidden
+        while a drill runs: on call, no graph says which fault is on)."""
+        hidden = self.hidden_when is not None and self.hidden_when.exists()
+        yield GaugeMetricFamily(
+            "faultyard_faults_hidden",
+            "1 while a drill runs: the faults are not exported until it ends.",
+            value=1.0 if hidden else 0.0,
+        )
+        if hidden:
+            return
         faults = self.faults()
         active = GaugeMetricFamily(
             "faultyard_fault_active",

@@ -115,7 +115,8 @@ def build(config: ExporterConfig) -> Exporter:
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ProcessCollector(config.state_dir / "run"))
-    registry.register(FaultCollector(toxics, board, config.state_dir))
+    hidden_when = load_settings({"state_dir": config.state_dir}).listings_hidden_file
+    registry.register(FaultCollector(toxics, board, config.state_dir, hidden_when))
     registry.register(InvariantCollector(database, stream))
     registry.register(TableScanCollector(tables))
     pollers: list[Poller[object]] = [toxics, database, stream, tables]  # type: ignore[list-item]

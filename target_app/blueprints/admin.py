@@ -98,12 +98,24 @@ def _board() -> SwitchBoard:
     return current_app.extensions["switches"]  # type: ignore[no-any-return]
 
 
-def _listing(states: dict[str, bool]) -> SwitchList:
+def _hidden() -> bool:
+    """Return whether the listings are hidden now (a drill runs)."""
+    return bool(current_app.extensions["settings"].listings_hidden_file.exists())
+
+
+def _refuse_listing_if_hidden(what: str) -> None:
+    if _hidden():
+        raise Forbidden(f"the {what} are hidden while a drill runs; they show again once it ends")
+
+
+def _listing(states: dict[str, bool], only: str | None = None) -> SwitchList:
+    """List the switches; while hidden, only the one the request named (none for a reset)."""
     return SwitchList(
         pid=os.getpid(),
         switches=[
             SwitchOut(name=name, on=states[name], bug=s.bug, fix=s.fix)
             for name, s in REGISTRY.items()
+            if not _hidden() or name == only
         ],
     )
 
@@ -115,6 +127,7 @@ _AUTH_ERRORS = {"HTTP_401": ErrorOut, "HTTP_403": ErrorOut}
 @api.validate(resp=Response(HTTP_200=SwitchList, **_AUTH_ERRORS), tags=["admin"])
 def list_switches() -> SwitchList:
     """List the bug switches, their state as the stack's file holds it now, and what each one breaks."""
+    _refuse_listing_if_hidden("bug switches")
     return _listing(_board().states(fresh=True))
 
 
@@ -128,7 +141,7 @@ def set_switch(name: str) -> SwitchList:
     """Turn one bug on or off in every process of the stack."""
     body: SwitchSet = request.context.json  # type: ignore[attr-defined]
     try:
-        return _listing(_board().set(name, body.on))
+        return _listing(_board().set(name, body.on), only=name)
     except UnknownSwitchError as exc:
         raise NotFound(str(exc)) from None
 
@@ -144,7 +157,8 @@ def _runtime() -> RuntimeSettings:
     return current_app.extensions["runtime_settings"]  # type: ignore[no-any-return]
 
 
-def _settings_listing() -> SettingList:
+def _settings_listing(only: str | None = None) -> SettingList:
+    """List the settings; while hidden, only the one the request named (none for a reset)."""
     defaults = current_app.extensions["settings"]
     overrides = _runtime().overrides(fresh=True)
     return SettingList(
@@ -160,6 +174,7 @@ def _settings_listing() -> SettingList:
                 read_by=s.read_by,
             )
             for name, s in SETTINGS.items()
+            if not _hidden() or name == only
         ],
     )
 
@@ -168,6 +183,7 @@ def _settings_listing() -> SettingList:
 @api.validate(resp=Response(HTTP_200=SettingList, **_AUTH_ERRORS), tags=["admin"])
 def list_settings() -> SettingList:
     """List the settings that may change at runtime: value now, default, type and range."""
+    _refuse_listing_if_hidden("runtime settings")
     return _settings_listing()
 
 
@@ -186,7 +202,7 @@ def set_setting(name: str) -> SettingList:
         raise NotFound(str(exc)) from None
     except InvalidSettingError as exc:
         raise Unprocessable(str(exc)) from None
-    return _settings_listing()
+    return _settings_listing(only=name)
 
 
 @bp.delete("/settings/<name>")
@@ -199,7 +215,7 @@ def reset_setting(name: str) -> SettingList:
         _runtime().reset(name)
     except UnknownSettingError as exc:
         raise NotFound(str(exc)) from None
-    return _settings_listing()
+    return _settings_listing(only=name)
 
 
 @bp.post("/settings/reset")

@@ -11,7 +11,7 @@ from flask import Flask, Response, request
 from target_app.instrumentation import metrics, request_state, sampled_gauges
 from target_app.instrumentation.direct_lines import DirectLines
 from target_app.instrumentation.request_state import ObservedRequest
-from target_app.instrumentation.span_hooks import RequestSpans
+from target_app.instrumentation.span_hooks import ADMIN_PREFIX, RequestSpans
 
 access_log = DirectLines(logging.getLogger("target_app.access"))
 
@@ -97,7 +97,8 @@ def init_app(app: Flask, spans: RequestSpans | None = None) -> None:
                     "request_id": observed.request_id,
                     "method": method,
                     "route": route,
-                    "path": req.path,
+                    # Admin requests by their route alone: see span_hooks.ADMIN_PREFIX.
+                    "path": route if route.startswith(ADMIN_PREFIX) else req.path,
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),
                 },

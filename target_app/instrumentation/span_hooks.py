@@ -38,6 +38,16 @@ from target_app.pgerrors import sqlstate
 DB_SQLSTATE = "db.response.status_code"
 #: Scraped every second or polled by the stack: their spans would bury the requests.
 UNTRACED_ROUTES = frozenset({"/metrics", "/healthz", "/readyz"})
+#: The admin API is the lab's control panel (switches, settings): its requests are not
+#: traced, and the access log names them by route, so that neither says which switch a
+#: drill turned on.
+ADMIN_PREFIX = "/admin/"
+
+
+def untraced(route: str | None) -> bool:
+    """Return whether requests of this route get no span."""
+    return route in UNTRACED_ROUTES or (route or "").startswith(ADMIN_PREFIX)
+
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 
@@ -75,7 +85,7 @@ class RequestSpans:
 
     def enter(self, req: Request, route: str | None) -> tuple[Span, object] | None:
         """Start the request's span and make it current; return it and its context token."""
-        if route in UNTRACED_ROUTES:
+        if untraced(route):
             return None
         environ = req.environ
         parent = None

@@ -195,7 +195,9 @@ def init_app(app: Flask, settings: ShopSettings) -> span_hooks.RequestSpans | No
         from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
         FlaskInstrumentor().instrument_app(
-            app, tracer_provider=provider, excluded_urls=",".join(span_hooks.UNTRACED_ROUTES)
+            app,
+            tracer_provider=provider,
+            excluded_urls=",".join([*span_hooks.UNTRACED_ROUTES, span_hooks.ADMIN_PREFIX]),
         )
         return None
     assert _entry_sampler is not None
