@@ -202,6 +202,7 @@ SCENARIO = Scenario(
     answer=AnswerKey(
         component="network",
         related_components=("database",),
+        remedies=("setting:catalog_cache_ttl_s",),
         root_cause="network-latency-to-database",
         keywords=("latency", "network", "round trip", "toxic", "slow link"),
         choices=(

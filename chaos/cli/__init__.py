@@ -43,14 +43,35 @@ for command in (
 
 def main() -> None:
     """Run the CLI; Faultyard errors exit 2 with their message."""
+    code: int | str | None = 0
     try:
         cli.main(prog_name="faultyard", standalone_mode=False)
     except FaultyardError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        code = 2
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        code = exc.exit_code
     except click.Abort:
         click.echo("aborted", err=True)
-        sys.exit(130)
+        code = 130
+    except SystemExit as exc:  # a command that chose its exit code
+        code = exc.code
+    except KeyboardInterrupt:
+        code = 130
+        raise
+    finally:
+        _record_in_drill(sys.argv[1:], code if isinstance(code, int) else 1)
+    if code:
+        sys.exit(code)
+
+
+def _record_in_drill(argv: list[str], exit_code: int) -> None:
+    """Note the command in a running drill's timeline; never in the way of the command."""
+    try:
+        from chaos.drill.state import record_command
+        from chaos.settings import load_stack_settings
+
+        record_command(load_stack_settings(), argv, exit_code)
+    except Exception:  # a settings error is the command's to report, with its own message
+        return

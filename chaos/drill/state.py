@@ -70,6 +70,8 @@ class DrillState(BaseModel):
     answered_at: dict[str, float] = Field(default_factory=dict)
     fix_requested_at: float | None = None
     fix_deployed_at: float | None = None
+    #: Remedies the person applied (`setting:NAME`, `reload:SERVICE`, `deploy-fix`) and when.
+    remedies_tried: list[tuple[str, float]] = Field(default_factory=list)
     mitigated_at: float | None = None
     ended_at: float | None = None
     grade: dict[str, Any] | None = None
@@ -210,3 +212,33 @@ def hide_listings(settings: StackSettings, hidden: bool) -> None:
         path.write_text("a drill runs: switches, settings and faults are hidden until it ends\n")
     else:
         path.unlink(missing_ok=True)
+
+
+def remedy_of(argv: list[str]) -> str | None:
+    """Return the remedy a command applies (`setting:NAME`, `reload:SERVICE`), None if none."""
+    if len(argv) == 3 and argv[0] == "setting" and argv[1] != "reset":
+        return f"setting:{argv[1]}"
+    if len(argv) == 2 and argv[0] == "reload":
+        return f"reload:{argv[1]}"
+    return None
+
+
+def record_command(settings: StackSettings, argv: list[str], exit_code: int) -> None:
+    """Add a `faultyard` command to the running drill's timeline (what the person did).
+
+    The drill's own commands note what they do themselves; help is not an action. A
+    remedy that succeeded is remembered for the supervisor to judge (chaos.drill.supervisor).
+    """
+    if not argv or argv[0] == "drill" or {"-h", "--help"} & set(argv):
+        return
+    if in_progress(settings) is None:
+        return
+    remedy = remedy_of(argv) if exit_code == 0 else None
+
+    def note(state: DrillState) -> None:
+        outcome = "" if exit_code == 0 else f" (exit {exit_code})"
+        state.note(f"ran: faultyard {' '.join(argv)}{outcome}")
+        if remedy is not None:
+            state.remedies_tried.append((remedy, time.time()))
+
+    update(settings, note)

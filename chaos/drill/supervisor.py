@@ -6,7 +6,9 @@ active-run file first (as a scenario run does), so `faultyard reset` or the
 next run's preflight undo a drill whose supervisor was killed.
 
 Mitigation is verified with the scenario's own SLO probes: after the fix is
-deployed, every SLO probe must hold for HOLD_READINGS readings in a row.
+deployed, or after a remedy the answer key accepts (a runtime setting changed, a
+service reloaded), every SLO probe must hold for HOLD_READINGS readings in a row
+within MITIGATION_WINDOW_S.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ log = logging.getLogger("faultyard.drill")
 
 POLL_S = 1.0
 HOLD_READINGS = 10
+MITIGATION_WINDOW_S = 180.0
 #: A drill ends by itself after this long (FAULTYARD_DRILL_MAX_S).
 MAX_DRILL_S = float(os.environ.get("FAULTYARD_DRILL_MAX_S", "1800"))
 ACTIVE_NAME = "drill"  # the active-run file names no scenario
@@ -72,6 +75,9 @@ class Supervisor:
         self.prober = Prober(settings)
         self.injected: list[dict[str, object]] = []
         self.holding = 0
+        #: The latest accepted remedy (name, when), and how many tried ones were looked at.
+        self.remedy: tuple[str, float] | None = None
+        self.remedies_seen = 0
 
     def run(self) -> None:
         state = update(self.settings, self._started)
@@ -91,12 +97,25 @@ class Supervisor:
             error = str(exc)
             update(self.settings, lambda s: _fail(s, error))
         finally:
-            undone = undo_active(self.injector)
+            undone = undo_active(self.injector) + self._undo_remedies()
             hide_listings(self.settings, False)
             load.stop()
             final = update(self.settings, lambda s: _end(s, "expired"))
             final = debrief.finish(self.settings, final, self.scenario, self.report_dir, undone)
             log.info("drill %s ended: %s", final.id, final.status)
+
+    def _undo_remedies(self) -> list[str]:
+        """Put back the runtime settings the person changed: the lab ends as it began."""
+        state = load_current(self.settings)
+        names = sorted({r.split(":", 1)[1] for r, _ in (state.remedies_tried if state else [])
+                        if r.startswith("setting:")})  # fmt: skip
+        undone = []
+        for name in names:
+            try:
+                undone.append(f"setting {name}: {self.injector.reset_setting(name)}")
+            except FaultyardError as exc:
+                undone.append(f"could not put setting {name} back: {exc}")
+        return undone
 
     def _started(self, state: DrillState) -> None:
         state.status = "running"
@@ -114,7 +133,8 @@ class Supervisor:
                 self._inject(state)
             elif state.fix_requested_at and state.fix_deployed_at is None:
                 self._deploy_fix()
-            elif state.fix_deployed_at and state.mitigated_at is None:
+            elif state.injected_at is not None and state.mitigated_at is None:
+                self._judge_remedies(state)
                 self._check_mitigation()
             time.sleep(POLL_S)
 
@@ -142,20 +162,35 @@ class Supervisor:
 
         def deployed(state: DrillState) -> None:
             state.fix_deployed_at = time.time()
+            state.remedies_tried.append(("deploy-fix", state.fix_deployed_at))
             state.note("the fix was deployed")
 
         update(self.settings, deployed)
 
+    def _judge_remedies(self, state: DrillState) -> None:
+        """Take the newest remedy the answer key accepts as the one to verify."""
+        accepted = self.scenario.answer.remedies if self.scenario else ()
+        for remedy, at in state.remedies_tried[self.remedies_seen :]:
+            if remedy == "deploy-fix" or remedy in accepted:
+                self.remedy, self.holding = (remedy, at), 0
+        self.remedies_seen = len(state.remedies_tried)
+
     def _check_mitigation(self) -> None:
-        slo = self.scenario.slo if self.scenario else ()
-        held = all(self.prober.evaluate(probe).holds for probe in slo)
+        if self.remedy is None or self.scenario is None:
+            return
+        remedy, at = self.remedy
+        if time.time() - at > MITIGATION_WINDOW_S:
+            return
+        held = all(self.prober.evaluate(probe).holds for probe in self.scenario.slo)
         self.holding = self.holding + 1 if held else 0
         if self.holding >= HOLD_READINGS:
 
             def mitigated(state: DrillState) -> None:
                 state.mitigated_at = time.time()
                 state.answers["mitigated"] = True
-                state.note(f"mitigated: every SLO probe held {HOLD_READINGS} readings in a row")
+                state.note(
+                    f"mitigated by {remedy}: every SLO probe held {HOLD_READINGS} readings in a row"
+                )
                 _end(state, "ended")
 
             update(self.settings, mitigated)

@@ -181,6 +181,7 @@ Component = Literal[
     "client",  # the shoppers' side: their apps, their networks
 ]
 COMPONENTS: tuple[str, ...] = Component.__args__  # type: ignore[attr-defined]
+REMEDY_PATTERN = r"^(setting|reload):[a-z0-9][a-z0-9_-]*$"
 
 
 class AnswerKey(Frozen):
@@ -192,6 +193,9 @@ class AnswerKey(Frozen):
 
     component: Component
     related_components: tuple[Component, ...] = ()
+    #: Remedies an on-call engineer has that end this incident, besides deploying the fix:
+    #: `setting:NAME` (a runtime setting changed) or `reload:SERVICE` (a graceful restart).
+    remedies: tuple[Annotated[str, Field(pattern=REMEDY_PATTERN)], ...] = ()
     root_cause: str = Field(pattern=NAME_PATTERN)
     keywords: tuple[str, ...] = Field(min_length=1)
     choices: tuple[str, ...] = Field(min_length=3)

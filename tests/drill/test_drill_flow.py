@@ -54,6 +54,7 @@ def test_a_drill_answered_right_and_mitigated_scores_all_but_its_hint(
     again = faultyard(cli_env, "drill", "start", "--no-wait")
     assert again.returncode == 2 and "a drill is already running" in again.stderr
 
+    assert faultyard(cli_env, "logs", "app", "-n", "5").returncode == 0  # on the timeline
     hint = drill(cli_env, "hint")
     assert hint == {"hint": 1, "text": scenario.guide.where_to_look[0]}
     right = scenario.answer.choices[scenario.answer.correct_choice]
@@ -71,6 +72,7 @@ def test_a_drill_answered_right_and_mitigated_scores_all_but_its_hint(
     assert [level["points"] for level in grade["levels"]] == [20, 20, 30, 30]
     report = Path(ended["report"]).read_text()  # type: ignore[index]
     assert "`slow-query`" in report and "**95 / 100**" in report and "mitigated" in report
+    assert "ran: faultyard logs app -n 5" in report and "hint 1 taken" in report
     assert faults_on(stack) == []
     past = drill(cli_env, "history")["drills"]
     assert past[-1]["total"] == 95 and past[-1]["scenario"] == "slow-query"
@@ -122,3 +124,25 @@ def _alive(pid: int | None) -> bool:
         return "(zombie)" not in Path(f"/proc/{pid}/status").read_text()
     except FileNotFoundError:
         return False
+
+
+def test_a_remedy_the_answer_key_accepts_mitigates_without_the_fix(
+    stack: Stack, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A slow database link: a short catalog cache, as on call, ends the incident."""
+    start(cli_env, tmp_path, ["db-latency"], control=False)
+    drill(cli_env, "answer", "--something-wrong", "--component", "network")
+    remedy = faultyard(cli_env, "setting", "catalog_cache_ttl_s", "5")
+    assert remedy.returncode == 0, remedy.stderr
+    assert "catalog_cache_ttl_s" in remedy.stdout and "pool_size" not in remedy.stdout
+    ended = eventually(
+        lambda: (s := drill(cli_env, "status"))["status"] == "ended" and s.get("grade") and s,
+        "the drill to verify the mitigation and end",
+        timeout_s=120,
+    )
+    grade = ended["grade"]  # type: ignore[index]
+    assert [level["points"] for level in grade["levels"]] == [20, 20, 0, 30]
+    report = Path(ended["report"]).read_text()  # type: ignore[index]
+    assert "ran: faultyard setting catalog_cache_ttl_s 5" in report
+    assert "mitigated by setting:catalog_cache_ttl_s" in report
+    assert faults_on(stack) == []
