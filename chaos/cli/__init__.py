@@ -72,6 +72,14 @@ def _record_in_drill(argv: list[str], exit_code: int) -> None:
         from chaos.drill.state import record_command
         from chaos.settings import load_stack_settings
 
-        record_command(load_stack_settings(), argv, exit_code)
+        record_command(load_stack_settings(), _command_words(argv), exit_code)
     except Exception:  # a settings error is the command's to report, with its own message
         return
+
+
+def _command_words(argv: list[str]) -> list[str]:
+    """Return the command line without the group's own options (`--target compose`)."""
+    words = list(argv)
+    while words and words[0].startswith("--target"):
+        words = words[1:] if "=" in words[0] else words[2:]
+    return words

@@ -35,8 +35,15 @@ def parse_duration_ms(text: str) -> int:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Proxies to create, in Toxiproxy's -config JSON format.",
 )
+@click.option(
+    "--hide-toxics-while",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="While this file exists (a drill runs), /metrics leaves out the toxics.",
+)
 @click.pass_context
-def proxy(ctx: click.Context, host: str, port: int, config: Path | None) -> None:
+def proxy(
+    ctx: click.Context, host: str, port: int, config: Path | None, hide_toxics_while: Path | None
+) -> None:
     """Run the embedded Toxiproxy-compatible server, or take a proxy down or up.
 
     \b
@@ -48,7 +55,7 @@ def proxy(ctx: click.Context, host: str, port: int, config: Path | None) -> None
         return
     from chaos.proxy.server import run
 
-    run(host, port, config)
+    run(host, port, config, hide_toxics_while)
 
 
 @proxy.command("down")

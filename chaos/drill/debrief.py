@@ -14,10 +14,12 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from chaos.dashboards.faults import FaultWindow
 from chaos.dashboards.model import series_dashboard
 from chaos.drill.grading import AnswerSheet, Grade, grade
-from chaos.drill.state import DrillState, append_history, locked, save
+from chaos.drill.state import DrillState, append_history, load_current, locked, save
 from chaos.errors import FaultyardError
 from chaos.scenarios.model import Scenario
 from chaos.scenarios.panel import GRAFANA_UNITS
@@ -26,6 +28,7 @@ from chaos.settings import StackSettings
 
 log = logging.getLogger(__name__)
 MARGIN_S = 5.0
+ANSWER_FIELDS = set(AnswerSheet.model_fields) - {"hints_used"}
 LEVEL_TITLES = {
     "detection": "Detection",
     "localisation": "Localisation",
@@ -36,12 +39,17 @@ LEVEL_TITLES = {
 
 def grade_of(state: DrillState, scenario: Scenario | None) -> Grade:
     """Grade the drill's answers; a drill given up scores nothing at any level."""
-    sheet = AnswerSheet(**{"something_wrong": False, **state.answers}, hints_used=state.hints_used)
+    known = {k: v for k, v in state.answers.items() if k in ANSWER_FIELDS}
+    try:
+        sheet = AnswerSheet.model_validate({**known, "hints_used": state.hints_used})
+    except ValidationError as exc:  # answers the commands never write: graded as none
+        log.warning("unreadable answers %s: %s", known, exc)
+        sheet = AnswerSheet(hints_used=state.hints_used)
     result = grade(scenario.answer if scenario else None, sheet)
     if state.status != "gave_up":
         return result
     levels = tuple(replace(level, points=0, why="gave up") for level in result.levels)
-    return Grade(result.control, levels, result.hint_penalty)
+    return replace(result, levels=levels)
 
 
 def finish(
@@ -56,19 +64,21 @@ def finish(
     out_dir.mkdir(parents=True, exist_ok=True)
     panels = _panels(settings, state, scenario, out_dir)
     (out_dir / "report.md").write_text(markdown(state, scenario, result, panels, undone))
+    graded = {
+        "total": result.total,
+        "max_total": result.max_total,
+        "control": result.control,
+        "false_alarm": result.false_alarm,
+        "hint_penalty": result.hint_penalty,
+        "levels": [level.__dict__ for level in result.levels],
+        "scenario": scenario.name if scenario else None,
+    }
     with locked(settings):
-        state.grade = {
-            "total": result.total,
-            "max_total": result.max_total,
-            "control": result.control,
-            "false_alarm": result.false_alarm,
-            "hint_penalty": result.hint_penalty,
-            "levels": [level.__dict__ for level in result.levels],
-            "scenario": scenario.name if scenario else None,
-        }
-        save(settings, state)
-        append_history(settings, state)
-    return state
+        fresh = load_current(settings) or state  # what changed while the panels were drawn
+        fresh.grade = graded
+        save(settings, fresh)
+        append_history(settings, fresh)
+    return fresh
 
 
 def _after(state: DrillState, moment: float | None) -> str:

@@ -34,7 +34,8 @@ class AnswerSheet(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    something_wrong: bool
+    #: None: not answered (which scores nothing, on a control too).
+    something_wrong: bool | None = None
     component: Component | None = None
     #: The text of the chosen root cause, as the drill offered it.
     root_cause_choice: str | None = None
@@ -42,7 +43,6 @@ class AnswerSheet(BaseModel):
     #: Verified by the drill: the SLO held again after an accepted remedy.
     mitigated: bool = False
     hints_used: int = Field(0, ge=0)
-    answered_at_s: dict[str, float] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -81,16 +81,29 @@ def offered_choices(key: AnswerKey, seed: int) -> list[str]:
     return choices
 
 
+def detected(sheet: AnswerSheet) -> bool | None:
+    """Return the detection answer: said outright, or implied by a later level answered."""
+    if sheet.something_wrong is not None:
+        return sheet.something_wrong
+    later = (sheet.component, sheet.root_cause_choice, sheet.root_cause_text, sheet.mitigated)
+    return True if any(later) else None
+
+
 def grade(key: AnswerKey | None, sheet: AnswerSheet) -> Grade:
     """Grade the sheet against the scenario's answer key (None: the drill was a control)."""
     penalty = HINT_COST * sheet.hints_used
+    wrong = detected(sheet)
     if key is None:
-        quiet = not sheet.something_wrong
+        if wrong is None:
+            level = LevelGrade("detection", 0, MAX_POINTS, "not answered")
+            return Grade(True, (level,), penalty)
+        quiet = not wrong
         why = "a quiet shift, rightly left alone" if quiet else "a false alarm: nothing was wrong"
         level = LevelGrade("detection", MAX_POINTS if quiet else 0, MAX_POINTS, why)
         return Grade(True, (level,), penalty, false_alarm=not quiet)
-    if not sheet.something_wrong:
-        missed = [LevelGrade("detection", 0, POINTS["detection"], "missed: something was wrong")]
+    if not wrong:
+        why = "not answered" if wrong is None else "missed: something was wrong"
+        missed = [LevelGrade("detection", 0, POINTS["detection"], why)]
         missed += [LevelGrade(level, 0, POINTS[level], "not reached") for level in list(POINTS)[1:]]
         return Grade(False, tuple(missed), penalty)
     return Grade(

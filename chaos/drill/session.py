@@ -12,10 +12,13 @@ import secrets
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from chaos.drill.grading import offered_choices
+from pydantic import ValidationError
+
+from chaos.drill.grading import AnswerSheet, offered_choices
 from chaos.drill.picker import QUIET_DELAY_S, Difficulty, candidates
 from chaos.drill.state import (
     DrillError,
@@ -25,7 +28,6 @@ from chaos.drill.state import (
     in_progress,
     load_current,
     locked,
-    running_drill,
     save,
     supervisor_alive,
     update,
@@ -39,8 +41,10 @@ from chaos.stack.manager import Stack
 
 SUPERVISOR_LOG = "supervisor.log"
 START_TIMEOUT_S = 60.0
-END_TIMEOUT_S = 120.0
+END_TIMEOUT_S = 180.0  # rolling back and drawing the debrief's panels
+STOP_TIMEOUT_S = 30.0
 MAX_HINTS = 3
+ANSWER_FIELDS = set(AnswerSheet.model_fields) - {"hints_used", "mitigated"}
 
 
 def start(
@@ -63,9 +67,6 @@ def start(
     stack.up()
     hide_listings(settings, False)  # a killed drill's, so that the sweep can read the switches
     undo_crashed_run(stack)  # a killed run's or drill's faults
-    previous = load_current(settings)
-    if previous is not None and previous.running:
-        update(settings, _abandoned)
     out_dir = report_dir(report_root, "drill").resolve()
     state = DrillState(
         id=out_dir.name.removeprefix("drill-"),
@@ -76,15 +77,35 @@ def start(
         quiet_delay_s=quiet_delay_s,
         report_dir=str(out_dir),
     )
-    with locked(settings):
+    with locked(settings):  # checked again: another start may have come meanwhile
+        if in_progress(settings) is not None:
+            raise DrillError("a drill is already running: `faultyard drill status`")
+        previous = load_current(settings)
+        if previous is not None and previous.running:
+            _abandoned(previous)
+            save(settings, previous)
         save(settings, state)
     hide_listings(settings, True)
+    supervisor = _spawn_supervisor(settings)
     try:
-        _spawn_supervisor(settings)
-        return _wait(settings, lambda s: s.status != "starting", START_TIMEOUT_S, "to start")
+        return _wait(settings, lambda s: s.status != "starting", START_TIMEOUT_S, "to start",
+                     supervisor)  # fmt: skip
     except BaseException:
+        _stop(supervisor)
+        update(settings, _abandoned)
         hide_listings(settings, False)
         raise
+
+
+def _stop(supervisor: subprocess.Popen[bytes]) -> None:
+    """Stop a supervisor that did not start in time (SIGTERM: it rolls back what it did)."""
+    if supervisor.poll() is None:
+        supervisor.terminate()
+        try:
+            supervisor.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            supervisor.kill()
+            supervisor.wait()
 
 
 def _abandoned(state: DrillState) -> None:
@@ -93,10 +114,10 @@ def _abandoned(state: DrillState) -> None:
     state.ended_at = state.ended_at or time.time()
 
 
-def _spawn_supervisor(settings: StackSettings) -> None:
+def _spawn_supervisor(settings: StackSettings) -> subprocess.Popen[bytes]:
     log_path = drill_dir(settings) / SUPERVISOR_LOG
     with open(log_path, "ab") as log:
-        subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, "-m", "chaos.drill.supervisor"],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -106,12 +127,23 @@ def _spawn_supervisor(settings: StackSettings) -> None:
         )
 
 
-def _wait(settings: StackSettings, done: Any, timeout_s: float, what: str) -> DrillState:
+def _wait(
+    settings: StackSettings,
+    done: Callable[[DrillState], object],
+    timeout_s: float,
+    what: str,
+    supervisor: subprocess.Popen[bytes] | None = None,
+) -> DrillState:
     deadline = time.monotonic() + timeout_s
     while True:
         state = load_current(settings)
         if state is not None and done(state):
             return state
+        if supervisor is not None and supervisor.poll() is not None:
+            raise DrillError(
+                f"the drill's supervisor exited ({supervisor.returncode}); "
+                f"see {drill_dir(settings) / SUPERVISOR_LOG}"
+            )
         if state is not None and state.status != "starting" and not supervisor_alive(state):
             raise DrillError(
                 f"the drill's supervisor stopped; see {drill_dir(settings) / SUPERVISOR_LOG}"
@@ -137,23 +169,30 @@ def page_scenario(state: DrillState) -> Scenario:
     return load_catalogue()[state.plan().load_from]
 
 
+def _paged(state: DrillState) -> None:
+    """Refuse (inside an update) when no drill runs or it has not paged yet."""
+    if not state.running:
+        raise DrillError("no drill is running: `faultyard drill start` starts one")
+    if state.injected_at is None:
+        raise DrillError("no page yet: wait for it (`faultyard drill status`)")
+
+
 def hint(settings: StackSettings) -> tuple[int, str]:
     """Give the next hint (where to look, what you should see, closer to the cause)."""
-    state = running_drill(settings)
-    if state.injected_at is None:
-        raise DrillError("no page yet: nothing to give a hint about")
-    if state.hints_used >= MAX_HINTS:
-        raise DrillError(f"all {MAX_HINTS} hints are used")
+    taken: list[int] = []
+
+    def use(state: DrillState) -> None:
+        _paged(state)
+        if state.hints_used >= MAX_HINTS:
+            raise DrillError(f"all {MAX_HINTS} hints are used")
+        state.hints_used += 1
+        state.note(f"hint {state.hints_used} taken")
+        taken.append(state.hints_used)
+
+    state = update(settings, use)
     guide = page_scenario(state).guide
     hints = [guide.where_to_look[0], guide.what_you_will_see[0], guide.where_to_look[-1]]
-    number = state.hints_used + 1
-
-    def used(s: DrillState) -> None:
-        s.hints_used = number
-        s.note(f"hint {number} taken")
-
-    update(settings, used)
-    return number, hints[number - 1]
+    return taken[0], hints[taken[0] - 1]
 
 
 def choices(state: DrillState) -> list[str]:
@@ -163,14 +202,18 @@ def choices(state: DrillState) -> list[str]:
 
 def answer(settings: StackSettings, given: dict[str, Any]) -> DrillState:
     """Record answers (AnswerSheet fields); "nothing is wrong" ends the drill."""
-    running_drill(settings)
-    if not given:
-        raise DrillError("no answer given")
+    unknown = sorted(set(given) - ANSWER_FIELDS)
+    if unknown or not given:
+        raise DrillError(f"unknown answer {', '.join(unknown)}" if unknown else "no answer given")
 
     def record(state: DrillState) -> None:
+        _paged(state)
+        try:
+            AnswerSheet.model_validate({**state.answers, **given})
+        except ValidationError as exc:
+            raise DrillError(f"not an answer: {exc.errors()[0]['msg']}") from None
         now = time.time()
-        for name, value in given.items():
-            state.answers[name] = value
+        state.answers.update(given)
         levels = {"something_wrong": "detection", "component": "localisation"}
         for field, level in levels.items():
             if field in given:
@@ -187,27 +230,30 @@ def answer(settings: StackSettings, given: dict[str, Any]) -> DrillState:
 
 def deploy_fix(settings: StackSettings) -> DrillState:
     """Ask for the fixed code path to be deployed (after the root cause is answered)."""
-    state = running_drill(settings)
-    if "root_cause" not in state.answered_at:
-        raise DrillError("answer the root cause first: `faultyard drill answer --cause-choice N`")
-    if state.fix_requested_at is not None:
-        raise DrillError("the fix is already deployed or on its way")
 
-    def requested(s: DrillState) -> None:
-        s.fix_requested_at = time.time()
-        s.note("asked to deploy the fix")
+    def request(state: DrillState) -> None:
+        _paged(state)
+        if "root_cause" not in state.answered_at:
+            raise DrillError(
+                "answer the root cause first: `faultyard drill answer --cause-choice N`"
+            )
+        if state.fix_requested_at is not None:
+            raise DrillError("the fix is already deployed or on its way")
+        state.fix_requested_at = time.time()
+        state.note("asked to deploy the fix")
 
-    return update(settings, requested)
+    return update(settings, request)
 
 
 def end(settings: StackSettings, *, give_up: bool) -> DrillState:
     """End the drill now (graded as it stands), or give up (nothing scores)."""
-    running_drill(settings)
 
-    def ended(state: DrillState) -> None:
+    def close(state: DrillState) -> None:
+        if not state.running:
+            raise DrillError("no drill is running: `faultyard drill status` shows the last one")
         state.status = "gave_up" if give_up else "ended"
         state.ended_at = time.time()
         state.note("gave up" if give_up else "ended the drill")
 
-    update(settings, ended)
+    update(settings, close)
     return wait_for_grade(settings)

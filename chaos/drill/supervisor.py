@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -80,29 +81,47 @@ class Supervisor:
         self.remedies_seen = 0
 
     def run(self) -> None:
-        state = update(self.settings, self._started)
-        profile = drill_load(self.catalogue, self.catalogue[self.plan.load_from])
-        load = Load(
-            profile=profile,
-            host=self.settings.shop_url,
-            out_dir=self.report_dir,
-            users=profile.users,
-            run_time_s=MAX_DRILL_S,
-            seed=state.seed,
-        )
-        load.start()
+        load: Load | None = None
         try:
+            state = update(self.settings, self._started)
+            profile = drill_load(self.catalogue, self.catalogue[self.plan.load_from])
+            load = Load(
+                profile=profile,
+                host=self.settings.shop_url,
+                out_dir=self.report_dir,
+                users=profile.users,
+                run_time_s=MAX_DRILL_S,
+                seed=state.seed,
+            )
+            load.start()
             self._loop(state)
-        except FaultyardError as exc:
-            error = str(exc)
+        except Exception as exc:  # whatever it was, the drill ends: rolled back and reported
+            error = (
+                f"{type(exc).__name__}: {exc}" if not isinstance(exc, FaultyardError) else str(exc)
+            )
+            log.exception("drill failed")
             update(self.settings, lambda s: _fail(s, error))
+        except SystemExit:
+            update(self.settings, lambda s: _fail(s, "its supervisor was stopped (SIGTERM)"))
+            raise
         finally:
+            self._finish(load)
+
+    def _finish(self, load: Load | None) -> None:
+        """Roll back, stop the shoppers, grade and report; each step whatever the others did."""
+        undone: list[str] = []
+        try:
             undone = undo_active(self.injector) + self._undo_remedies()
+        except Exception as exc:
+            undone = [f"could not roll back: {exc}; `faultyard reset` will"]
+            log.exception("rollback failed")
+        finally:
             hide_listings(self.settings, False)
-            load.stop()
-            final = update(self.settings, lambda s: _end(s, "expired"))
-            final = debrief.finish(self.settings, final, self.scenario, self.report_dir, undone)
-            log.info("drill %s ended: %s", final.id, final.status)
+            if load is not None:
+                load.stop()
+        final = update(self.settings, lambda s: _end(s, "expired"))
+        final = debrief.finish(self.settings, final, self.scenario, self.report_dir, undone)
+        log.info("drill %s ended: %s", final.id, final.status)
 
     def _undo_remedies(self) -> list[str]:
         """Put back the runtime settings the person changed: the lab ends as it began."""
@@ -139,6 +158,17 @@ class Supervisor:
             time.sleep(POLL_S)
 
     def _inject(self, state: DrillState) -> None:
+        paged: list[bool] = []
+
+        def page(fresh: DrillState) -> None:
+            # Under the lock: a drill ended meanwhile gets no fault.
+            if fresh.running and fresh.injected_at is None:
+                fresh.injected_at = time.time()  # a control's clock starts all the same
+                paged.append(True)
+
+        update(self.settings, page)
+        if not paged:
+            return
         faults = self.scenario.faults if self.scenario else ()
         self.injected = [f.model_dump(mode="json") for f in faults]
         write_active(
@@ -147,8 +177,6 @@ class Supervisor:
         )
         for fault in faults:
             self.injector.apply(fault)
-        # A control gets its moment too: the clock of the grade starts for both alike.
-        update(self.settings, lambda s: setattr(s, "injected_at", time.time()))
 
     def _deploy_fix(self) -> None:
         steps = self.scenario.fix if self.scenario else ()
@@ -171,6 +199,8 @@ class Supervisor:
         """Take the newest remedy the answer key accepts as the one to verify."""
         accepted = self.scenario.answer.remedies if self.scenario else ()
         for remedy, at in state.remedies_tried[self.remedies_seen :]:
+            if at < (state.injected_at or at):
+                continue  # before the page: nothing to mitigate yet
             if remedy == "deploy-fix" or remedy in accepted:
                 self.remedy, self.holding = (remedy, at), 0
         self.remedies_seen = len(state.remedies_tried)
@@ -186,6 +216,8 @@ class Supervisor:
         if self.holding >= HOLD_READINGS:
 
             def mitigated(state: DrillState) -> None:
+                if not state.running:
+                    return  # ended meanwhile: as it stands
                 state.mitigated_at = time.time()
                 state.answers["mitigated"] = True
                 state.note(
@@ -203,6 +235,8 @@ def _end(state: DrillState, status: str) -> None:
 
 
 def _fail(state: DrillState, error: str) -> None:
+    if not state.running:
+        return  # it had ended already: that is how it ended
     state.error = error
     state.status = "failed"
     state.ended_at = time.time()
@@ -210,6 +244,8 @@ def _fail(state: DrillState, error: str) -> None:
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    # SIGTERM (a `kill`, a shutdown) ends the drill as an error would: rolled back, reported.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
     Supervisor(load_stack_settings()).run()
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -13,6 +14,7 @@ from chaos.proxy import metrics
 from chaos.proxy.collection import ProxyCollection
 from chaos.proxy.proxy import ProxyError
 
+TOXICS_METRIC = b"toxiproxy_proxy_toxics_active"
 VERSION = "2.12.0"  # the Toxiproxy API version this server follows
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -129,7 +131,9 @@ def _toxic_routes(collection: ProxyCollection) -> web.RouteTableDef:
     return routes
 
 
-def _server_routes(collection: ProxyCollection) -> web.RouteTableDef:
+def _server_routes(
+    collection: ProxyCollection, hide_toxics_while: Path | None = None
+) -> web.RouteTableDef:
     """Return the server-wide routes: reset every proxy, the version, the metrics."""
     routes = web.RouteTableDef()
 
@@ -144,17 +148,23 @@ def _server_routes(collection: ProxyCollection) -> web.RouteTableDef:
 
     @routes.get("/metrics")
     async def prometheus(request: web.Request) -> web.Response:
-        return web.Response(
-            body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
-        )
+        body = generate_latest(metrics.REGISTRY)
+        if hide_toxics_while is not None and hide_toxics_while.exists():
+            body = b"".join(
+                line for line in body.splitlines(keepends=True) if TOXICS_METRIC not in line
+            )
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     return routes
 
 
-def make_app(collection: ProxyCollection) -> web.Application:
+def make_app(
+    collection: ProxyCollection, *, hide_toxics_while: Path | None = None
+) -> web.Application:
     """Build the API application over a proxy collection."""
     app = web.Application(middlewares=[_guard], client_max_size=1024 * 1024)
     app[COLLECTION] = collection
-    for routes in (_proxy_routes, _toxic_routes, _server_routes):
+    for routes in (_proxy_routes, _toxic_routes):
         app.add_routes(routes(collection))
+    app.add_routes(_server_routes(collection, hide_toxics_while))
     return app

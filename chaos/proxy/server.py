@@ -18,15 +18,24 @@ log = logging.getLogger("chaos.proxy")
 
 
 async def serve(
-    host: str, port: int, config: Path | None = None, *, ready: asyncio.Event | None = None
+    host: str,
+    port: int,
+    config: Path | None = None,
+    *,
+    ready: asyncio.Event | None = None,
+    hide_toxics_while: Path | None = None,
 ) -> None:
-    """Serve the API on host:port, creating the proxies of a Toxiproxy -config file first."""
+    """Serve the API on host:port, creating the proxies of a Toxiproxy -config file first.
+
+    While the file `hide_toxics_while` exists (a drill runs), /metrics leaves out the toxics.
+    """
     collection = ProxyCollection()
     if config is not None:
         _, error = await collection.populate(json.loads(config.read_text()))
         if error is not None:
             log.error("config %s: %s", config, error.message)  # as Toxiproxy: logged, not fatal
-    runner = web.AppRunner(make_app(collection), access_log=None, handle_signals=False)
+    app = make_app(collection, hide_toxics_while=hide_toxics_while)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     await web.TCPSite(runner, host, port, reuse_address=True).start()
     log.info("API listening on %s:%s with %d proxies", host, port, len(collection.proxies))
@@ -45,7 +54,9 @@ async def serve(
         log.info("stopped")
 
 
-def run(host: str, port: int, config: Path | None = None) -> None:
+def run(
+    host: str, port: int, config: Path | None = None, hide_toxics_while: Path | None = None
+) -> None:
     """Blocking entry point for the CLI."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    uvloop.run(serve(host, port, config))
+    uvloop.run(serve(host, port, config, hide_toxics_while=hide_toxics_while))

@@ -61,6 +61,16 @@ def stopped(root: int) -> list[int]:
     return [pid for pid in tree(root, stats) if stats[pid][0] == "T"]
 
 
+def unstopped(root: int) -> list[int]:
+    """Return the members of a process's tree still running: neither stopped nor zombies.
+
+    A child that exits while its parent is stopped stays a zombie (nobody reaps it)
+    until the parent continues: it runs no more, and a SIGSTOP does not change its state.
+    """
+    stats = _stats()
+    return [pid for pid in tree(root, stats) if stats[pid][0] not in ("T", "t", "Z")]
+
+
 def signal_tree(record: ProcessRecord, sig: int) -> int:
     """Send a signal to every member of the recorded process's tree; return how many got it."""
     if not process.is_alive(record):

@@ -11,6 +11,7 @@ from chaos.settings import StackSettings
 from chaos.stack import health, postgres, shop_commands
 from chaos.stack.service import Service, program
 from chaos.toxiproxy import ToxiproxyClient
+from target_app.public import load_settings as load_shop_settings
 
 
 def _init_postgres(settings: StackSettings) -> None:
@@ -78,7 +79,9 @@ def _proxy_argv(settings: StackSettings) -> list[str]:
     real = shutil.which("toxiproxy-server")
     if real:
         return [real, "-host", host, "-port", port]
-    return [sys.executable, "-m", "chaos", "proxy", "--host", host, "--port", port]
+    hidden = load_shop_settings({"state_dir": settings.state_path}).listings_hidden_file
+    return [sys.executable, "-m", "chaos", "proxy", "--host", host, "--port", port,
+            "--hide-toxics-while", str(hidden)]  # fmt: skip
 
 
 def _exporter_argv(settings: StackSettings) -> list[str]:

@@ -110,12 +110,13 @@ def _refuse_listing_if_hidden(what: str) -> None:
 
 def _listing(states: dict[str, bool], only: str | None = None) -> SwitchList:
     """List the switches; while hidden, only the one the request named (none for a reset)."""
+    hidden = _hidden()
     return SwitchList(
         pid=os.getpid(),
         switches=[
             SwitchOut(name=name, on=states[name], bug=s.bug, fix=s.fix)
             for name, s in REGISTRY.items()
-            if not _hidden() or name == only
+            if not hidden or name == only
         ],
     )
 
@@ -159,6 +160,7 @@ def _runtime() -> RuntimeSettings:
 
 def _settings_listing(only: str | None = None) -> SettingList:
     """List the settings; while hidden, only the one the request named (none for a reset)."""
+    hidden = _hidden()
     defaults = current_app.extensions["settings"]
     overrides = _runtime().overrides(fresh=True)
     return SettingList(
@@ -174,7 +176,7 @@ def _settings_listing(only: str | None = None) -> SettingList:
                 read_by=s.read_by,
             )
             for name, s in SETTINGS.items()
-            if not _hidden() or name == only
+            if not hidden or name == only
         ],
     )
 

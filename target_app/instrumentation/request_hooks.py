@@ -6,7 +6,7 @@ import logging
 from random import getrandbits
 from time import perf_counter
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 
 from target_app.instrumentation import metrics, request_state, sampled_gauges
 from target_app.instrumentation.direct_lines import DirectLines
@@ -38,6 +38,12 @@ class _RouteMetrics:
 _route_metrics: dict[tuple[str, str, int], _RouteMetrics] = {}
 #: Routes polled by machines: counted, but not logged.
 _UNLOGGED_ROUTES = frozenset({"/metrics", "/healthz"})
+
+
+def _admin_hidden() -> bool:
+    """Return whether a drill hides the admin API's traces (target_app.blueprints.admin)."""
+    settings = current_app.extensions.get("settings")
+    return settings is not None and settings.listings_hidden_file.exists()
 
 
 def new_request_id() -> str:
@@ -80,6 +86,8 @@ def init_app(app: Flask, spans: RequestSpans | None = None) -> None:
         route = rule.rule if rule is not None else UNMATCHED_ROUTE
         method = req.method
         status = response.status_code
+        if route.startswith(ADMIN_PREFIX) and _admin_hidden():
+            return response  # a drill runs: the lab's control panel leaves no metric, no line
         key = (method, route, status)
         children = _route_metrics.get(key)
         if children is None:

@@ -85,6 +85,9 @@ def test_nothing_names_the_hidden_fault(
     assert "faultyard_faults_hidden 1.0" in metrics
     assert "faultyard_fault_active{" not in metrics
     seen["exporter"] = metrics
+    proxy_metrics = requests.get(stack.settings.toxiproxy_api_url + "/metrics", timeout=5).text
+    assert "toxiproxy_proxy_toxics_active" not in proxy_metrics
+    seen["proxy metrics"] = proxy_metrics
     # Process titles, and the names of the files the stack and the drill keep.
     seen["processes"] = "\n".join(stack_process_titles(stack))
     seen["files"] = "\n".join(str(p.relative_to(folder)) for folder in

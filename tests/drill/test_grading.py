@@ -65,3 +65,16 @@ def test_the_choices_are_shuffled_by_the_seed_and_keep_every_one() -> None:
 def test_an_unknown_component_is_refused() -> None:
     with pytest.raises(ValidationError):
         AnswerSheet(something_wrong=True, component="kernel")  # type: ignore[arg-type]
+
+
+def test_an_unanswered_drill_scores_nothing_even_a_control() -> None:
+    assert grade(KEY, AnswerSheet()).total == 0
+    silent = grade(None, AnswerSheet())
+    assert silent.total == 0 and not silent.false_alarm
+    assert silent.levels[0].why == "not answered"
+
+
+def test_a_later_level_answered_implies_detection() -> None:
+    sheet = AnswerSheet(component=KEY.component, root_cause_choice=RIGHT)
+    assert points(sheet) == {"detection": 20, "localisation": 20, "root_cause": 30, "mitigation": 0}
+    assert grade(KEY, AnswerSheet(mitigated=True)).total == 20 + 30
