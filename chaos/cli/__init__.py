@@ -7,7 +7,17 @@ import sys
 
 import click
 
-from chaos.cli import dashboard, drill, network, scenarios, settings, stack, switches, traces
+from chaos.cli import (
+    coverage,
+    dashboard,
+    drill,
+    network,
+    scenarios,
+    settings,
+    stack,
+    switches,
+    traces,
+)
 from chaos.errors import FaultyardError
 
 
@@ -36,7 +46,7 @@ for command in (
     dashboard.dashboard,
     traces.traces,
     scenarios.list_scenarios, scenarios.show, scenarios.load, scenarios.scenario,
-    drill.drill,
+    drill.drill, coverage.coverage,
 ):  # fmt: skip
     cli.add_command(command)
 

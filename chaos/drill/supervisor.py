@@ -171,20 +171,24 @@ class Supervisor:
             return
         faults = self.scenario.faults if self.scenario else ()
         self.injected = [f.model_dump(mode="json") for f in faults]
-        write_active(
-            self.settings,
-            ActiveRun(ACTIVE_NAME, os.getpid(), state.started_at, list(self.injected)),
-        )
+        self._write_active(state.started_at)
         for fault in faults:
             self.injector.apply(fault)
+
+    def _write_active(self, started_at: float) -> None:
+        """List what is in, and what the rollback must do after (a reload), for any undo."""
+        rollbacks = (
+            [r.model_dump(mode="json") for r in self.scenario.rollbacks] if self.scenario else []
+        )
+        write_active(
+            self.settings,
+            ActiveRun(ACTIVE_NAME, os.getpid(), started_at, list(self.injected), rollbacks),
+        )
 
     def _deploy_fix(self) -> None:
         steps = self.scenario.fix if self.scenario else ()
         self.injected += [s.model_dump(mode="json") for s in steps]
-        write_active(
-            self.settings,
-            ActiveRun(ACTIVE_NAME, os.getpid(), time.time(), list(self.injected)),
-        )
+        self._write_active(time.time())
         for step in steps:
             self.injector.apply(step)
 
