@@ -12,10 +12,12 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from chaos.errors import FaultyardError
-from chaos.scenarios.model import Scenario
+
+if TYPE_CHECKING:
+    from chaos.scenarios.model import Scenario
 
 Difficulty = Literal["easy", "medium", "hard"]
 #: A drill's difficulty, as the scenarios name it.

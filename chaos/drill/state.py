@@ -25,7 +25,6 @@ from pydantic import BaseModel, Field
 
 from chaos.drill.picker import QUIET_DELAY_S, Difficulty, DrillPlan, pick
 from chaos.errors import FaultyardError
-from chaos.scenarios.catalogue import load_catalogue
 from chaos.settings import StackSettings
 
 DRILL_DIR = "drill"
@@ -85,6 +84,10 @@ class DrillState(BaseModel):
 
     def plan(self) -> DrillPlan:
         """Return the drill's plan, drawn again from its seed and filters."""
+        from chaos.scenarios.catalogue import (
+            load_catalogue,
+        )  # only when needed: every command imports this module
+
         return pick(
             load_catalogue(),
             seed=self.seed,

@@ -34,6 +34,14 @@ IDEMPOTENCY_KEY_MAX = 255  # orders.idempotency_key's length
 _KEY_PATTERN = re.compile(rf"[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX}}}")
 
 
+#: What checkout and buy now answer: the order (201, or 200 replayed), or why not.
+PLACED_RESPONSES = {
+    "HTTP_200": OrderOut,
+    "HTTP_201": OrderOut,
+    **{f"HTTP_{code}": ErrorOut for code in (400, 404, 409, 422, 503)},
+}
+
+
 def cart_out(cart: Cart) -> CartOut:
     """Return the API view of a cart."""
     return CartOut(
@@ -88,15 +96,7 @@ def remove_item(cart_id: int, product_id: int) -> CartOut:
 
 @bp.post("/carts/<int:cart_id>/checkout")
 @api.validate(
-    resp=Response(
-        HTTP_200=OrderOut,
-        HTTP_201=OrderOut,
-        HTTP_400=ErrorOut,
-        HTTP_404=ErrorOut,
-        HTTP_409=ErrorOut,
-        HTTP_422=ErrorOut,
-        HTTP_503=ErrorOut,
-    ),
+    resp=Response(**PLACED_RESPONSES),
     tags=["cart"],
 )
 def checkout_cart(cart_id: int) -> tuple[OrderOut, int] | tuple[OrderOut, int, dict[str, str]]:
@@ -125,15 +125,7 @@ def checkout_cart(cart_id: int) -> tuple[OrderOut, int] | tuple[OrderOut, int, d
 @bp.post("/orders")
 @api.validate(
     json=BuyNow,
-    resp=Response(
-        HTTP_200=OrderOut,
-        HTTP_201=OrderOut,
-        HTTP_400=ErrorOut,
-        HTTP_404=ErrorOut,
-        HTTP_409=ErrorOut,
-        HTTP_422=ErrorOut,
-        HTTP_503=ErrorOut,
-    ),
+    resp=Response(**PLACED_RESPONSES),
     tags=["orders"],
 )
 def buy_now() -> tuple[OrderOut, int] | tuple[OrderOut, int, dict[str, str]]:
