@@ -19,9 +19,16 @@ when a service restarts; each scrape reads only the known members'
 /proc/PID/stat. A process born since the last scan counts from the next scan
 on, or, if it exits first, through its parent's children time.
 
-RSS is the plain sum of the members' resident set sizes: pages shared between
-them (PostgreSQL's shared buffers, copy-on-write pages of forked gunicorn
-workers) are counted once per process, as `ps` would show them.
+Memory is the sum of the members' proportional set sizes (Pss in
+/proc/PID/smaps_rollup): a page shared by n processes counts 1/n in each, so
+the tree's sum counts PostgreSQL's shared buffers and the copy-on-write pages
+of forked gunicorn workers once. (The plain sum of RSS counted them once per
+process: with twenty backends each touching the shared buffers it climbed for
+minutes after a start with no leak at all, and set off MemoryGrowth at rest.)
+Reading Pss makes the kernel walk the process's page tables, about half a
+millisecond a process, so a tree's memory is read again every MEMORY_REFRESH_S
+seconds, not at every scrape; a process whose smaps_rollup cannot be read
+counts its RSS.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from prometheus_client.registry import Collector
 from chaos.stack import process
 
 RESCAN_S = 5.0
+MEMORY_REFRESH_S = 2.0
 CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
@@ -85,6 +93,18 @@ def read_stat(pid: int) -> Stat | None:
     )
 
 
+def proportional_bytes(pid: int) -> int | None:
+    """Return the process's proportional set size (Pss) in bytes; None if it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024  # in kB
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def all_stats() -> dict[int, Stat]:
     """Read every process of the machine (the slow part: one file per process)."""
     stats: dict[int, Stat] = {}
@@ -110,21 +130,23 @@ def _descendants(roots: list[int], stats: dict[int, Stat]) -> dict[int, list[Mem
     return trees
 
 
-def tree_usage(members: list[Member]) -> Usage | None:
-    """Sum the members that still run; None if none does.
+def tree_usage(members: list[Member], *, memory: bool = True) -> Usage | None:
+    """Sum the members that still run; None if none does. Memory is Pss (0 if not `memory`).
 
     Parents are read first: a child reaped in between is then missed once (its
     time is not in the parent's yet) rather than counted twice.
     """
-    cpu, rss, count = 0.0, 0, 0
+    cpu, resident, count = 0.0, 0, 0
     for pid, start_ticks in members:
         stat = read_stat(pid)
         if stat is None or stat.start_ticks != start_ticks:
             continue
         cpu += stat.cpu_seconds
-        rss += stat.resident_bytes
+        if memory:
+            pss = proportional_bytes(pid)
+            resident += stat.resident_bytes if pss is None else pss
         count += 1
-    return Usage(cpu, rss, count) if count else None
+    return Usage(cpu, resident, count) if count else None
 
 
 class ProcessCollector(Collector):
@@ -138,6 +160,8 @@ class ProcessCollector(Collector):
         self._scanned_at = float("-inf")
         # service -> (root, highest CPU seconds exported for that incarnation)
         self._high_water: dict[str, tuple[Member, float]] = {}
+        # service -> (when read, the tree's memory then)
+        self._memory: dict[str, tuple[float, int]] = {}
         self._lock = threading.Lock()  # scrapes may run concurrently
 
     def usage(self) -> dict[str, Usage]:
@@ -147,17 +171,23 @@ class ProcessCollector(Collector):
             if roots != self._roots or time.monotonic() - self._scanned_at >= self.rescan_s:
                 self._rescan(roots)
             found: dict[str, Usage] = {}
+            now = time.monotonic()
             for service, members in self._trees.items():
-                usage = tree_usage(members)
+                read_at, resident = self._memory.get(service, (float("-inf"), 0))
+                stale = now - read_at >= MEMORY_REFRESH_S
+                usage = tree_usage(members, memory=stale)
                 if usage is None:
                     continue
+                if stale:
+                    resident = usage.resident_bytes
+                    self._memory[service] = (now, resident)
                 root = roots[service]
                 cpu = usage.cpu_seconds
                 previous = self._high_water.get(service)
                 if previous is not None and previous[0] == root:
                     cpu = max(cpu, previous[1])
                 self._high_water[service] = (root, cpu)
-                found[service] = Usage(cpu, usage.resident_bytes, usage.processes)
+                found[service] = Usage(cpu, resident, usage.processes)
             return found
 
     def _running_roots(self) -> dict[str, Member]:
@@ -172,10 +202,12 @@ class ProcessCollector(Collector):
         trees = _descendants([pid for pid, _ticks in roots.values()], all_stats())
         self._trees = {service: trees[pid] for service, (pid, _ticks) in roots.items()}
         self._roots = roots
+        if roots != self._roots:
+            self._memory.clear()  # a service restarted: read its memory now
         self._scanned_at = time.monotonic()
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
-        """Yield CPU and RSS per service."""
+        """Yield CPU and memory per service."""
         cpu = CounterMetricFamily(
             "faultyard_process_cpu_seconds",
             "User and system CPU time of a service's whole process tree, in seconds.",
@@ -183,7 +215,8 @@ class ProcessCollector(Collector):
         )
         rss = GaugeMetricFamily(
             "faultyard_process_resident_memory_bytes",
-            "Resident memory of a service's whole process tree (sum of RSS), in bytes.",
+            "Resident memory of a service's whole process tree (sum of Pss: a page shared by n "
+            "processes counts 1/n in each), in bytes.",
             labels=["service"],
         )
         for service, usage in self.usage().items():

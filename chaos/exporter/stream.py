@@ -5,8 +5,9 @@ read, a bounded number per pass), so it learns of each event within a pass,
 long before the stream's MAXLEN trimming (~100 000 entries) could remove it.
 Only events that were trimmed before the watch began cannot be known: when
 the stream had already lost entries at that moment (Redis 7 reports how many
-entries were ever added: more than it holds), events published before the
-watch began are not judged.
+entries were ever added: more than it holds), or did not exist (a restarted
+Redis lost it with the rest of its data), events published before the watch
+began are not judged.
 """
 
 from __future__ import annotations
@@ -61,7 +62,10 @@ class StreamWatch:
             self.started_at = utc_now()
             # Redis 7 counts every entry ever added: fewer left means some were trimmed.
             added, length = (info or {}).get("entries-added"), (info or {}).get("length")
-            self.nothing_deleted_before_start = info is None or added == length
+            # No stream at all: none ever existed (nothing was published), or Redis lost it
+            # (it restarted: the stack's Redis keeps no data across restarts). Either way the
+            # events published before the watch cannot be judged.
+            self.nothing_deleted_before_start = info is not None and added == length
         if info is not None and parse_id(str(info["last-generated-id"])) < self.position:
             self.position = (0, 0)  # the stream was recreated: read the new one from its start
         read = 0

@@ -161,6 +161,13 @@ DB_QUERIES_PER_REQUEST = Histogram(
     ["route"],
     buckets=(0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377),
 )
+DB_STATEMENT_REPEATS_PER_REQUEST = Histogram(
+    "shop_db_statement_repeats_per_request",
+    "How many times one HTTP request ran its most repeated SQL statement (the same text, any "
+    "parameters; 0: no statement), by route template. An N+1 runs one statement per listed row.",
+    ["route"],
+    buckets=(0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377),
+)
 
 JOB_RETRIES = Counter(
     "shop_job_retries_total",

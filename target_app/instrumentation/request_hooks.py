@@ -27,12 +27,13 @@ class InFlight:
 class _RouteMetrics:
     """The metric children of one (method, route, status), looked up once."""
 
-    __slots__ = ("duration", "queries", "requests")
+    __slots__ = ("duration", "queries", "repeats", "requests")
 
     def __init__(self, method: str, route: str, status: int) -> None:
         self.requests = metrics.HTTP_REQUESTS.labels(method, route, str(status))
         self.duration = metrics.HTTP_DURATION.labels(method, route)
         self.queries = metrics.DB_QUERIES_PER_REQUEST.labels(route)
+        self.repeats = metrics.DB_STATEMENT_REPEATS_PER_REQUEST.labels(route)
 
 
 _route_metrics: dict[tuple[str, str, int], _RouteMetrics] = {}
@@ -95,6 +96,7 @@ def init_app(app: Flask, spans: RequestSpans | None = None) -> None:
         children.requests.inc()
         children.duration.observe(elapsed)
         children.queries.observe(observed.statements)
+        children.repeats.observe(observed.most_repeated)
         response.headers["X-Request-ID"] = observed.request_id
         if observed.recording:
             RequestSpans.finish(observed.span, status, observed.request_id)  # type: ignore[arg-type]

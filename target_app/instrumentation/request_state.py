@@ -21,11 +21,13 @@ class ObservedRequest:
 
     __slots__ = (
         "in_flight",
+        "most_repeated",
         "recording",
         "request_id",
         "span",
         "span_token",
         "started",
+        "statement_runs",
         "statements",
         "token",
     )
@@ -34,6 +36,9 @@ class ObservedRequest:
         self.request_id = request_id
         self.started = started
         self.statements = 0
+        #: How often each SQL text ran, and the highest count: an N+1 runs one text per row.
+        self.statement_runs: dict[str, int] = {}
+        self.most_repeated = 0
         #: Counted in flight until its response is ready (a stream's body is not waited for).
         self.in_flight = True
         #: The request's SERVER span and the token that detaches it (None: not traced).

@@ -40,6 +40,10 @@ class StatementWatch:
         observed = request_state.current()
         if observed is not None:  # in a request: counted, and traced if the request is
             observed.statements += 1
+            text = query if isinstance(query, str) else _text(query)
+            runs = observed.statement_runs[text] = observed.statement_runs.get(text, 0) + 1
+            if runs > observed.most_repeated:
+                observed.most_repeated = runs
             recording = observed.recording
         else:  # a job, the relay, a script
             recording = self.tracer is not None and trace.get_current_span().is_recording()

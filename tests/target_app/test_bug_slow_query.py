@@ -9,9 +9,12 @@ from target_app.public import CUSTOMER_ID_BASE, CUSTOMERS
 from target_app.seed_data import ORDERS_PER_CUSTOMER
 from target_app.seed_history import seed_history
 from tests.conftest import AppFactory, recorded_statements
+from tests.target_app.metrics_text import value
 
 CUSTOMER = CUSTOMER_ID_BASE + 7
 PAGE = 10
+REPEATS = "shop_db_statement_repeats_per_request"
+HISTORY_ROUTE = "/users/<int:user_id>/orders"
 
 
 def history_statements(app: Flask) -> list[str]:
@@ -64,3 +67,29 @@ def test_the_fix_loads_the_pages_items_in_one_select(make_app: AppFactory) -> No
 
     assert len([s for s in seen if "FROM order_items" in s]) == 1
     assert len(seen) == 4
+
+
+def most_repeated_statement(app: Flask) -> float:
+    """Return what the history request recorded as its most repeated statement's run count."""
+    client = app.test_client()
+    before = client.get("/metrics").get_data(as_text=True)
+    history_statements(app)
+    after = client.get("/metrics").get_data(as_text=True)
+    count, total = (
+        value(after, f"{REPEATS}_{part}", route=HISTORY_ROUTE)
+        - value(before, f"{REPEATS}_{part}", route=HISTORY_ROUTE)
+        for part in ("count", "sum")
+    )
+    assert count == 1
+    return total
+
+
+def test_the_n_plus_one_shows_as_one_statement_repeated_per_listed_order(
+    make_app: AppFactory,
+) -> None:
+    """The RepeatedStatements alert's metric: the lazy load runs PAGE times, the fix once."""
+    app = make_app()
+    app.extensions["switches"].set("lazy_order_history", True)
+    assert most_repeated_statement(app) == PAGE
+    app.extensions["switches"].set("lazy_order_history", False)
+    assert most_repeated_statement(app) == 1
