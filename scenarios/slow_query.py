@@ -129,7 +129,8 @@ SCENARIO = Scenario(
     guide=Guide(
         where_to_look=(
             "The Database dashboard (`faultyard dashboard database`): SQL statements per "
-            "request by route (`shop_db_queries_per_request`), and the tables' sequential "
+            "request by route (`shop_db_queries_per_request`; how often its most repeated "
+            "statement ran, `shop_db_statement_repeats_per_request`), and the tables' sequential "
             "scans and rows read (`faultyard_pg_table_seq_scans_total`, "
             "`faultyard_pg_table_seq_rows_read_total`).",
             "`faultyard traces --slowest 5`: a `GET /users/<id>/orders` span whose children "
