@@ -115,12 +115,15 @@ scenario: setup ## Run a scenario end to end: make scenario NAME [FIXED=1] [ARGS
 	fi
 	$(BIN)/faultyard scenario $(SCENARIO_NAME) $(FIXED_FLAG) $(ARGS)
 
-.PHONY: drill answer
+.PHONY: drill answer gameday
 drill: setup ## Practise on call: shoppers, a hidden fault (or none) after a quiet while, a page (ARGS="--seed 7 --difficulty easy")
 	$(BIN)/faultyard drill start $(ARGS)
 
 answer: setup ## Answer the running drill: is something wrong, where, why; then `faultyard drill deploy-fix` or `end`
 	$(BIN)/faultyard drill answer $(ARGS)
+
+gameday: setup ## A seeded schedule of faults under load, then which alerts caught which fault (ARGS="--seed 7 --duration 20m --faults 3")
+	$(BIN)/faultyard gameday $(ARGS)
 
 .PHONY: soak-scenarios
 N ?= 10

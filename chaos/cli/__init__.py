@@ -11,6 +11,8 @@ from chaos.cli import (
     coverage,
     dashboard,
     drill,
+    gameday,
+    mcp,
     network,
     scenarios,
     settings,
@@ -46,7 +48,7 @@ for command in (
     dashboard.dashboard,
     traces.traces,
     scenarios.list_scenarios, scenarios.show, scenarios.load, scenarios.scenario,
-    drill.drill, coverage.coverage,
+    drill.drill, coverage.coverage, gameday.gameday, mcp.mcp,
 ):  # fmt: skip
     cli.add_command(command)
 

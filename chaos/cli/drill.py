@@ -13,6 +13,7 @@ from chaos.cli.common import current_stack
 from chaos.drill import session
 from chaos.drill.picker import DIFFICULTIES, QUIET_DELAY_S
 from chaos.drill.state import DrillState, history, load_current, supervisor_alive
+from chaos.drill.view import public
 from chaos.scenarios.model import COMPONENTS
 from chaos.settings import load_stack_settings
 
@@ -35,26 +36,6 @@ def _where(state: DrillState) -> list[str]:
         "  traces      faultyard traces --slowest 10",
         f"  rq jobs     {settings.rq_dashboard_url}",
     ]
-
-
-def _public(state: DrillState) -> dict[str, Any]:
-    """Return what the person may see of a running drill (nothing that names the fault)."""
-    paged = state.injected_at is not None
-    data: dict[str, Any] = {
-        "id": state.id,
-        "status": state.status,
-        "elapsed_s": state.elapsed_s(),
-        "hints_used": state.hints_used,
-        "answers": state.answers,
-        "paged_at": datetime.fromtimestamp(state.injected_at).isoformat() if paged else None,
-        "page": session.page_scenario(state).page if paged else None,
-    }
-    if paged and state.running:
-        data["root_cause_choices"] = session.choices(state)
-    if state.grade is not None:
-        data["grade"] = state.grade
-        data["report"] = f"{state.report_dir}/report.md"
-    return data
 
 
 def _page_lines(state: DrillState) -> list[str]:
@@ -140,7 +121,7 @@ def start(
         except KeyboardInterrupt:
             click.echo("Stopped waiting; `faultyard drill status` shows the page when it comes.")
             return
-    _emit(as_json, _public(state), _page_lines(state))
+    _emit(as_json, public(state), _page_lines(state))
 
 
 def _delay_range(text: str) -> tuple[float, float]:
@@ -163,7 +144,7 @@ def status(as_json: bool) -> None:
     if state is None:
         raise click.ClickException("no drill yet: `faultyard drill start`")
     if not state.running:
-        _emit(as_json, _public(state), _grade_lines(state) if state.grade else [state.status])
+        _emit(as_json, public(state), _grade_lines(state) if state.grade else [state.status])
         return
     if state.status == "running" and not supervisor_alive(state):
         raise click.ClickException(
@@ -174,7 +155,7 @@ def status(as_json: bool) -> None:
              *_page_lines(state)]  # fmt: skip
     if state.answers:
         lines.append("Your answers: " + ", ".join(f"{k}={v!r}" for k, v in state.answers.items()))
-    _emit(as_json, _public(state), lines)
+    _emit(as_json, public(state), lines)
 
 
 @drill.command()
@@ -227,10 +208,10 @@ def answer(
     state = session.answer(settings, given)
     if not state.running:
         state = session.wait_for_grade(settings)
-        _emit(as_json, _public(state), _grade_lines(state))
+        _emit(as_json, public(state), _grade_lines(state))
         return
     next_step = "Now mitigate: `faultyard drill deploy-fix`, or `faultyard drill end`."
-    _emit(as_json, _public(state), ["Answer recorded.", next_step])
+    _emit(as_json, public(state), ["Answer recorded.", next_step])
 
 
 @drill.command("deploy-fix")
@@ -240,7 +221,7 @@ def deploy_fix(as_json: bool) -> None:
     state = session.deploy_fix(load_stack_settings())
     lines = ["Deploying the fix; the drill checks that every SLO holds again for 10 s.",
              "`faultyard drill status` shows when it does; the drill then ends by itself."]  # fmt: skip
-    _emit(as_json, _public(state), lines)
+    _emit(as_json, public(state), lines)
 
 
 @drill.command()
@@ -248,7 +229,7 @@ def deploy_fix(as_json: bool) -> None:
 def end(as_json: bool) -> None:
     """Finish the drill now and get the grade."""
     state = session.end(load_stack_settings(), give_up=False)
-    _emit(as_json, _public(state), _grade_lines(state))
+    _emit(as_json, public(state), _grade_lines(state))
 
 
 @drill.command("give-up")
@@ -256,7 +237,7 @@ def end(as_json: bool) -> None:
 def give_up(as_json: bool) -> None:
     """Give up: the fault is revealed and rolled back; nothing scores."""
     state = session.end(load_stack_settings(), give_up=True)
-    _emit(as_json, _public(state), _grade_lines(state))
+    _emit(as_json, public(state), _grade_lines(state))
 
 
 @drill.command("history")

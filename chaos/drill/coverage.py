@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chaos.drill.alerts import POLL_S, firing, settle
 from chaos.faults.injector import Injector
 from chaos.monitoring.prometheus import PrometheusClient
 from chaos.scenarios.cleanup import ActiveRun, undo_active, write_active
@@ -23,11 +24,7 @@ from chaos.scenarios.load import Load
 from chaos.scenarios.model import Scenario
 from chaos.stack.manager import Stack
 
-FIRING = 'ALERTS{alertstate="firing"}'
 WARM_UP_S = 10.0
-POLL_S = 1.0
-#: Before a scenario, the longest wait for the previous one's alerts to resolve.
-SETTLE_MAX_S = 120.0
 
 
 @dataclass
@@ -39,19 +36,6 @@ class Coverage:
     fired: dict[str, float] = field(default_factory=dict)
     #: Alerts firing before the fault went in: not the fault's doing.
     already_firing: list[str] = field(default_factory=list)
-
-
-def firing(prometheus: PrometheusClient) -> set[str]:
-    """Return the names of the alerts firing now."""
-    return {series.labels.get("alertname", "") for series in prometheus.query(FIRING)}
-
-
-def settle(prometheus: PrometheusClient, quiet: set[str], progress: Callable[[str], None]) -> None:
-    """Wait (up to SETTLE_MAX_S) until no alert fires beyond those of the quiet stack."""
-    deadline = time.monotonic() + SETTLE_MAX_S
-    while (left := firing(prometheus) - quiet) and time.monotonic() < deadline:
-        progress(f"waiting for {', '.join(sorted(left))} to resolve")
-        time.sleep(5 * POLL_S)
 
 
 def measure(
