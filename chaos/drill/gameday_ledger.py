@@ -1,10 +1,12 @@
 """What a game day saw: each fault's injection and revert, and whom each alert is credited to.
 
 Prometheus's firing alerts are read every second. An alert that starts firing
-while faults are on, or within GRACE_S of a revert (alerts lag: `for:`
-durations, 30 s windows), is credited to each such fault, with the seconds since
-that fault went in. One that starts with no fault on or recent is a false
-positive, timed until it resolves. Alerts already firing when the day starts
+while faults are on is credited to each of them, with the seconds since that
+fault went in; one that starts with no fault on, within GRACE_S of a revert
+(alerts lag: `for:` durations, 30 s windows), to the faults reverted that
+recently. A fault still on is the likelier cause than one already gone, so the
+grace never adds a reverted fault beside one that is on. One that starts with
+no fault on or recent is a false positive, timed until it resolves. Alerts already firing when the day starts
 are "firing at rest": not credited to anything.
 
 The injection log (JSON lines, flushed as each event happens) is the record a
@@ -101,7 +103,9 @@ class Ledger:
                 if fp.alert == alert and fp.ended_s is None:
                     fp.ended_s = round(now_s, 1)
         for alert in sorted(firing - self.firing):
-            suspects = [f for f in self.faults if f.suspect_at(now_s, self.grace_s)]
+            suspects = [f for f in self.faults if f.suspect_at(now_s, 0.0)] or [
+                f for f in self.faults if f.suspect_at(now_s, self.grace_s)
+            ]
             if not suspects:
                 self.false_positives.append(FalsePositive(alert, round(now_s, 1)))
                 lines.append(f"{alert} firing with no fault on: a false positive")

@@ -141,19 +141,24 @@ def test_alerts_are_credited_to_faults_on_or_recent_and_the_rest_are_false_posit
     a = FaultRun("deadlock", 10, 20, ["switch"])
     b = FaultRun("slow-query", 200, 20, ["switch"])
     ledger = Ledger([a, b], grace_s=60)
-    ledger.start({"ManyQueriesPerRequest"})
-    ledger.observe(5, {"ManyQueriesPerRequest", "HighLatencyP99"})  # no fault yet
+    ledger.start({"RepeatedQueryPerRequest"})
+    ledger.observe(5, {"RepeatedQueryPerRequest", "HighLatencyP99"})  # no fault yet
     ledger.injected(a, 10)
-    ledger.observe(13, {"ManyQueriesPerRequest", "HighLatencyP99", "PostgresDeadlocks"})
+    ledger.observe(13, {"RepeatedQueryPerRequest", "HighLatencyP99", "PostgresDeadlocks"})
     ledger.reverted(a, 30)
-    ledger.observe(40, {"ManyQueriesPerRequest", "HighErrorRate"})  # within the grace
-    ledger.observe(100, {"ManyQueriesPerRequest", "HighErrorRate", "QueueBacklog"})  # after it
+    ledger.observe(40, {"RepeatedQueryPerRequest", "HighErrorRate"})  # within the grace
+    ledger.observe(100, {"RepeatedQueryPerRequest", "HighErrorRate", "QueueBacklog"})  # after it
     ledger.injected(b, 200)
     ledger.reverted(b, 220)
+    d = FaultRun("lock-wait", 230, 20, ["switch"])
+    on_now = Ledger([b, d], grace_s=60)
+    on_now.injected(d, 230)
+    on_now.observe(235, {"PostgresLockWaits"})  # slow-query went 15 s ago: lock-wait is on
+    assert d.alerts == {"PostgresLockWaits": 5} and "PostgresLockWaits" not in b.alerts
     ledger.finish()
     summary = ledger.summary(300)
     assert a.alerts == {"PostgresDeadlocks": 3, "HighErrorRate": 30}
-    assert a.already_firing == ["HighLatencyP99", "ManyQueriesPerRequest"]
+    assert a.already_firing == ["HighLatencyP99", "RepeatedQueryPerRequest"]
     assert summary["blind"] == ["slow-query"]
     c = FaultRun("oversell", 250, 30, ["switch"])
     cut = Ledger([c])
@@ -162,15 +167,15 @@ def test_alerts_are_credited_to_faults_on_or_recent_and_the_rest_are_false_posit
     assert cut.summary(260)["blind"] == [] and cut.summary(260)["cut_short_uncaught"] == [
         "oversell"
     ]
-    assert summary["firing_at_rest"] == ["ManyQueriesPerRequest"]
+    assert summary["firing_at_rest"] == ["RepeatedQueryPerRequest"]
     assert summary["false_positives"] == [
         {"alert": "HighLatencyP99", "started_s": 5, "ended_s": 40, "duration_s": 35},
         {"alert": "QueueBacklog", "started_s": 100, "ended_s": None, "duration_s": 200},
     ]
     assert summary["still_firing_at_end"] == [
         "HighErrorRate",
-        "ManyQueriesPerRequest",
         "QueueBacklog",
+        "RepeatedQueryPerRequest",
     ]
 
 
