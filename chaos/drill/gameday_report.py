@@ -41,8 +41,8 @@ def markdown(summary: dict[str, Any]) -> list[str]:
         "## Schedule and alert coverage",
         "",
         f"Quiet start {schedule['quiet_s']:g} s, tail {schedule['tail_s']:g} s. An alert is "
-        f"credited to every fault on, or reverted less than {summary['grace_s']:g} s before, "
-        "when it starts firing (seconds after that fault's injection).",
+        "credited to every fault on when it starts firing or, with none on, to those reverted "
+        f"less than {summary['grace_s']:g} s before (seconds after that fault's injection).",
         "",
         "| fault | planned | injected | reverted | alerts fired (after injection) | "
         "already firing at injection |",
