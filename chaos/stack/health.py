@@ -88,12 +88,13 @@ def toxiproxy_ready(settings: StackSettings, pid: int) -> None:
 
 
 def exporter_ready(settings: StackSettings, pid: int) -> None:
-    """Scrape the Faultyard exporter once."""
+    """Scrape the Faultyard exporter once: it answers with its fault series (hidden or not)."""
     try:
         response = requests.get(settings.exporter_url, timeout=CHECK_TIMEOUT_S)
     except requests.RequestException as exc:
         raise NotReady(type(exc).__name__) from None
-    if response.status_code != 200 or "faultyard_faults_active" not in response.text:
+    # faultyard_faults_hidden is always there; faultyard_faults_active is not during a drill.
+    if response.status_code != 200 or "faultyard_faults_hidden" not in response.text:
         raise NotReady(f"{settings.exporter_url} answered {response.status_code}")
 
 

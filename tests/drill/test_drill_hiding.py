@@ -74,6 +74,10 @@ def test_nothing_names_the_hidden_fault(
         ["traces", "--slowest", "20"],
     ):
         seen[" ".join(args)] = faultyard(cli_env, *args).stdout
+    # Hiding the faults does not make a service look broken (the exporter's health check
+    # looked for the fault count the drill hides).
+    status = faultyard(cli_env, "status")
+    assert status.returncode == 0, status.stdout
     # The admin API hides its listings; the exporter its fault series.
     token = load_shop_settings({"state_dir": stack.settings.state_path}).resolved_admin_token()
     headers = {"Authorization": f"Bearer {token}"}
