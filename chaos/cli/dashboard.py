@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 
 import click
 
 from chaos.dashboards.model import dashboard_names
+from chaos.durations import DurationError, parse_seconds
 from chaos.settings import load_stack_settings
-
-_SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_span_s(text: str) -> float:
     """Parse "10m", "90s", "1h", "500ms" or a plain number of seconds into seconds."""
-    match = _SPAN.match(text)
-    if not match or float(match.group(1)) <= 0:
-        raise click.BadParameter(f"{text!r} is not a duration like 10m, 90s or 1h")
-    return float(match.group(1)) * _UNIT_S[match.group(2) or "s"]
+    try:
+        return parse_seconds(text, positive=True)
+    except DurationError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.command()

@@ -17,8 +17,6 @@ from chaos.drill.view import public
 from chaos.scenarios.model import COMPONENTS
 from chaos.settings import load_stack_settings
 
-PAGE_MARGIN_S = 30.0  # waiting for the page: the longest quiet delay, and this
-
 
 def _emit(as_json: bool, data: dict[str, Any], lines: list[str]) -> None:
     if as_json:
@@ -117,7 +115,7 @@ def start(
         if not as_json:
             click.echo("Waiting for the pager (Ctrl-C stops waiting, not the drill) ...")
         try:
-            state = session.wait_for_page(stack.settings, delay[1] + PAGE_MARGIN_S)
+            state = session.wait_for_page(stack.settings, delay[1] + session.PAGE_MARGIN_S)
         except KeyboardInterrupt:
             click.echo("Stopped waiting; `faultyard drill status` shows the page when it comes.")
             return

@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import click
 
 from chaos.cli.common import current_stack, refuse_during_drill, toxiproxy_client
 from chaos.cli.stack import print_proxies
+from chaos.durations import DurationError, parse_seconds
 from chaos.errors import FaultyardError
 from chaos.faults.toxic import Toxic, unknown_attributes
 from chaos.proxy.toxics import REGISTRY
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
-
 
 def parse_duration_ms(text: str) -> int:
     """Parse "30s", "500ms", "2m" or a plain number of seconds into milliseconds."""
-    match = _DURATION.match(text)
-    if not match:
-        raise click.BadParameter(f"{text!r} is not a duration like 30s, 500ms or 2m")
-    value, unit = float(match.group(1)), match.group(2) or "s"
-    return int(value * {"ms": 1, "s": 1000, "m": 60_000}[unit])
+    try:
+        return int(parse_seconds(text) * 1000)
+    except DurationError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.group(invoke_without_command=True)

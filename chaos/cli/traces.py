@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -12,21 +11,19 @@ from typing import Any
 import click
 
 from chaos.cli.common import shop_settings
+from chaos.durations import DurationError, parse_seconds
 from chaos.traces import Span, Trace, load_traces, select_traces
 
 #: A run of this many similar sibling spans (an N+1 loop) prints as one line.
 COLLAPSE_RUN = 3
 
-_SINCE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-
 
 def parse_since_s(text: str) -> float:
     """Parse "500ms", "30s", "10m", "2h" or a plain number of seconds into seconds."""
-    match = _SINCE.match(text)
-    if not match:
-        raise click.BadParameter(f"{text!r} is not a duration like 30s, 10m or 2h")
-    value, unit = float(match.group(1)), match.group(2) or "s"
-    return value * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
+    try:
+        return parse_seconds(text)
+    except DurationError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _plain(text: str) -> str:

@@ -12,10 +12,8 @@ import math
 import time
 from typing import Any
 
-import click
-
-from chaos.cli.traces import parse_since_s
 from chaos.drill.agent_tools import ToolRefused, run_faultyard
+from chaos.durations import DurationError, parse_seconds
 from chaos.monitoring.prometheus import PrometheusClient
 from chaos.settings import load_stack_settings
 
@@ -103,10 +101,10 @@ def prometheus_query_range(
     6 h at most), one point every `step` (by default the range over 60; 500 points
     a series at most): each series' labels and [unix time, value] points (50 at most)."""
     try:
-        start_ago, end_ago = parse_since_s(since), parse_since_s(until)
-        step_s = parse_since_s(step) if step else None
-    except click.BadParameter as exc:
-        raise ToolRefused(exc.message) from None
+        start_ago, end_ago = parse_seconds(since), parse_seconds(until)
+        step_s = parse_seconds(step) if step else None
+    except DurationError as exc:
+        raise ToolRefused(str(exc)) from None
     span = start_ago - end_ago
     if not 0 < span <= MAX_RANGE_S:
         raise ToolRefused("since must be longer ago than until, by 6 h at most")

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from chaos.cli.common import current_stack
-from chaos.cli.drill import PAGE_MARGIN_S
 from chaos.drill import session
 from chaos.drill.picker import QUIET_DELAY_S, Difficulty
 from chaos.drill.state import DrillError, load_current, supervisor_alive
@@ -96,7 +95,7 @@ class DrillTools:
             report_root=self.report_root,
         )
         if wait_for_page:
-            state = session.wait_for_page(self.settings, quiet_delay_max_s + PAGE_MARGIN_S)
+            state = session.wait_for_page(self.settings, quiet_delay_max_s + session.PAGE_MARGIN_S)
         return public(state)
 
     def status(self) -> dict[str, Any]:

@@ -43,6 +43,8 @@ SUPERVISOR_LOG = "supervisor.log"
 START_TIMEOUT_S = 60.0
 END_TIMEOUT_S = 180.0  # rolling back and drawing the debrief's panels
 STOP_TIMEOUT_S = 30.0
+#: Waiting for the page: the longest quiet delay, and this.
+PAGE_MARGIN_S = 30.0
 MAX_HINTS = 3
 ANSWER_FIELDS = set(AnswerSheet.model_fields) - {"hints_used", "mitigated"}
 
