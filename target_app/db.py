@@ -48,6 +48,9 @@ def make_engine(settings: ShopSettings, *, application_name: str | None = None) 
     connect_args: dict[str, Any] = {
         "connect_timeout": settings.db_connect_timeout_s,
         "application_name": application_name or settings.db_application_name,
+        # The timestamp columns hold UTC without a zone (Python writes datetime.now(UTC)):
+        # now() and its column defaults must write UTC too, whatever the server's zone.
+        "options": "-c TimeZone=UTC",
     }
     tracer = tracing.statement_tracer(settings)
     if settings.instrumentation or tracer is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -47,7 +47,7 @@ class Unavailable(ShopError):
     status = 503
 
 
-def error_body(status: int, message: str, **details: Any) -> ResponseReturnValue:
+def error_body(status: int, message: str, **details: Any) -> tuple[Response, int]:
     """Return the JSON error every failing route answers with."""
     return jsonify({"error": message, "status": status, **details}), status
 
@@ -64,7 +64,10 @@ def register_error_handlers(app: Flask) -> None:
         # spectree aborts with a ready response for validation errors: keep it.
         if exc.response is not None:
             return exc.response
-        return error_body(exc.code or 500, exc.description or exc.name)
+        response, status = error_body(exc.code or 500, exc.description or exc.name)
+        # Keep what the error's headers say (Allow on a 405), but not its HTML type.
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+        return response, status, headers
 
     @app.errorhandler(PoolTimeoutError)
     def _pool_timeout(exc: PoolTimeoutError) -> ResponseReturnValue:

@@ -2,17 +2,40 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 INT32_MAX = 2**31 - 1  # ids and prices are PostgreSQL integers
 PAGE_MAX = 100_000
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX = 255  # orders.idempotency_key's length
+IDEMPOTENCY_KEY_PATTERN = rf"[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX}}}"  # visible ASCII
 
 Quantity = Field(gt=0, le=1000, description="How many units; 1 to 1000.")
 Id = Field(gt=0, le=INT32_MAX)
+
+
+def _whole_number_as_int(value: Any) -> Any:
+    """Take 3.0 as 3: JSON Schema's `integer` admits it, and the document promises that schema."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _as_utc(value: datetime) -> datetime:
+    """Mark a timestamp as UTC: the shop stores UTC in `timestamp without time zone` columns."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+#: An integer input, strict (no "3", no true) but for whole floats such as 3.0.
+WholeInt = Annotated[int, BeforeValidator(_whole_number_as_int)]
+#: A timestamp answered as ISO 8601 with its UTC offset ("2026-12-05T07:51:46.276061Z").
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 Cents = Field(None, ge=0, le=INT32_MAX)
 
 
@@ -56,18 +79,18 @@ class ProductPage(BaseModel):
 
 
 class CartCreate(StrictModel):
-    user_id: int = Id
+    user_id: WholeInt = Id
 
 
 class CartItemAdd(StrictModel):
-    product_id: int = Id
-    quantity: int = Quantity
+    product_id: WholeInt = Id
+    quantity: WholeInt = Quantity
 
 
 class BuyNow(StrictModel):
-    user_id: int = Id
-    product_id: int = Id
-    quantity: int = Quantity
+    user_id: WholeInt = Id
+    product_id: WholeInt = Id
+    quantity: WholeInt = Quantity
 
 
 class CartItemOut(BaseModel):
@@ -94,8 +117,8 @@ class OrderOut(BaseModel):
     cart_id: int
     status: str
     total_cents: int
-    created_at: datetime
-    paid_at: datetime | None
+    created_at: UtcDatetime
+    paid_at: UtcDatetime | None
     items: list[OrderItemOut]
 
 
@@ -114,6 +137,18 @@ class SettingSet(StrictModel):
     value: bool | int | float | str
 
 
+class FieldError(BaseModel):
+    loc: list[str | int] = Field(description='Where the invalid value is, e.g. ["quantity"].')
+    msg: str
+    type: str
+
+
 class ErrorOut(BaseModel):
-    error: str
-    status: int
+    """The body of every error answer (4xx and 5xx) the shop itself makes."""
+
+    error: str = Field(description="What went wrong, for a person.")
+    status: int = Field(description="The HTTP status, repeated.")
+    details: list[FieldError] | None = Field(
+        None, description="Validation errors (422): one per invalid value."
+    )
+    sqlstate: str | None = Field(None, description="PostgreSQL's SQLSTATE, for database errors.")

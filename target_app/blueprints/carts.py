@@ -9,19 +9,21 @@ from spectree import Response
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from target_app import outbox
-from target_app.api import api
+from target_app.api import api, errors
 from target_app.db import new_session, request_session
 from target_app.errors import DEADLOCK_SQLSTATE, ShopError, sqlstate
 from target_app.instrumentation import metrics
 from target_app.models import Cart, Order
 from target_app.runtime_settings import current_settings
 from target_app.schemas import (
+    IDEMPOTENCY_KEY_HEADER,
+    IDEMPOTENCY_KEY_MAX,
+    IDEMPOTENCY_KEY_PATTERN,
     BuyNow,
     CartCreate,
     CartItemAdd,
     CartItemOut,
     CartOut,
-    ErrorOut,
     OrderOut,
 )
 from target_app.services import buy_now as buy_now_service
@@ -29,16 +31,14 @@ from target_app.services import carts, checkout
 
 bp = Blueprint("carts", __name__)
 
-IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
-IDEMPOTENCY_KEY_MAX = 255  # orders.idempotency_key's length
-_KEY_PATTERN = re.compile(rf"[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX}}}")
+_KEY_PATTERN = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 #: What checkout and buy now answer: the order (201, or 200 replayed), or why not.
 PLACED_RESPONSES = {
     "HTTP_200": OrderOut,
     "HTTP_201": OrderOut,
-    **{f"HTTP_{code}": ErrorOut for code in (400, 404, 409, 422, 503)},
+    **errors(400, 404, 409, 422, 503),
 }
 
 
@@ -58,7 +58,7 @@ def order_out(order: Order) -> OrderOut:
 
 
 @bp.post("/carts")
-@api.validate(json=CartCreate, resp=Response(HTTP_201=CartOut, HTTP_404=ErrorOut), tags=["cart"])
+@api.validate(json=CartCreate, resp=Response(HTTP_201=CartOut, **errors(404, 503)), tags=["cart"])
 def create_cart() -> tuple[CartOut, int]:
     """Create an empty cart for a user."""
     body: CartCreate = request.context.json  # type: ignore[attr-defined]
@@ -66,7 +66,7 @@ def create_cart() -> tuple[CartOut, int]:
 
 
 @bp.get("/carts/<int:cart_id>")
-@api.validate(resp=Response(HTTP_200=CartOut, HTTP_404=ErrorOut), tags=["cart"])
+@api.validate(resp=Response(HTTP_200=CartOut, **errors(404, 503)), tags=["cart"])
 def get_cart(cart_id: int) -> CartOut:
     """Show a cart."""
     return cart_out(carts.get_cart(request_session(), cart_id=cart_id))
@@ -75,7 +75,7 @@ def get_cart(cart_id: int) -> CartOut:
 @bp.post("/carts/<int:cart_id>/items")
 @api.validate(
     json=CartItemAdd,
-    resp=Response(HTTP_200=CartOut, HTTP_404=ErrorOut, HTTP_409=ErrorOut),
+    resp=Response(HTTP_200=CartOut, **errors(404, 409, 503)),
     tags=["cart"],
 )
 def add_item(cart_id: int) -> CartOut:
@@ -88,7 +88,7 @@ def add_item(cart_id: int) -> CartOut:
 
 
 @bp.delete("/carts/<int:cart_id>/items/<int:product_id>")
-@api.validate(resp=Response(HTTP_200=CartOut, HTTP_404=ErrorOut, HTTP_409=ErrorOut), tags=["cart"])
+@api.validate(resp=Response(HTTP_200=CartOut, **errors(404, 409, 503)), tags=["cart"])
 def remove_item(cart_id: int, product_id: int) -> CartOut:
     """Remove a product from a cart."""
     return cart_out(carts.remove_item(request_session(), cart_id=cart_id, product_id=product_id))

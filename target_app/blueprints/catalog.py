@@ -8,10 +8,10 @@ from typing import TypeVar
 from flask import Blueprint, current_app, request
 from spectree import Response
 
-from target_app.api import api
+from target_app.api import api, errors
 from target_app.db import new_session, request_session
 from target_app.runtime_settings import current_settings
-from target_app.schemas import ErrorOut, ProductOut, ProductPage, ProductQuery, SearchQuery
+from target_app.schemas import ProductOut, ProductPage, ProductQuery, SearchQuery
 from target_app.services import catalog, pricing
 from target_app.services.catalog_cache import CatalogCache, Snapshot, View
 
@@ -52,7 +52,9 @@ def _page(items: Sequence[object], page: int, per_page: int, total: int) -> Prod
 
 
 @bp.get("/products")
-@api.validate(query=ProductQuery, resp=Response(HTTP_200=ProductPage), tags=["catalog"])
+@api.validate(
+    query=ProductQuery, resp=Response(HTTP_200=ProductPage, **errors(503)), tags=["catalog"]
+)
 def list_products() -> ProductPage:
     """List products with pagination, filtering and sorting."""
     query: ProductQuery = request.context.query  # type: ignore[attr-defined]
@@ -64,7 +66,9 @@ def list_products() -> ProductPage:
 
 
 @bp.get("/products/search")
-@api.validate(query=SearchQuery, resp=Response(HTTP_200=ProductPage), tags=["catalog"])
+@api.validate(
+    query=SearchQuery, resp=Response(HTTP_200=ProductPage, **errors(503)), tags=["catalog"]
+)
 def search_products() -> ProductPage:
     """Search products by name."""
     query: SearchQuery = request.context.query  # type: ignore[attr-defined]
@@ -81,7 +85,7 @@ def search_products() -> ProductPage:
 
 
 @bp.get("/products/<int:product_id>")
-@api.validate(resp=Response(HTTP_200=ProductOut, HTTP_404=ErrorOut), tags=["catalog"])
+@api.validate(resp=Response(HTTP_200=ProductOut, **errors(404, 503)), tags=["catalog"])
 def get_product(product_id: int) -> ProductOut:
     """Show one product."""
     cached = _from_copy("detail", lambda snapshot: snapshot.product(product_id))
@@ -93,7 +97,7 @@ def get_product(product_id: int) -> ProductOut:
 
 @bp.post("/products/<int:product_id>/reprice")
 @api.validate(
-    resp=Response(HTTP_200=ProductOut, HTTP_404=ErrorOut, HTTP_409=ErrorOut, HTTP_503=ErrorOut),
+    resp=Response(HTTP_200=ProductOut, **errors(404, 409, 503)),
     tags=["catalog"],
 )
 def reprice_product(product_id: int) -> ProductOut:

@@ -10,18 +10,18 @@ from spectree import Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload, selectinload
 
-from target_app.api import api
+from target_app.api import api, errors
 from target_app.blueprints.carts import order_out
 from target_app.db import request_session
 from target_app.errors import NotFound
 from target_app.models import Order, User
-from target_app.schemas import ErrorOut, OrderOut, OrderPage, PageQuery
+from target_app.schemas import OrderOut, OrderPage, PageQuery
 
 bp = Blueprint("orders", __name__)
 
 
 @bp.get("/orders/<int:order_id>")
-@api.validate(resp=Response(HTTP_200=OrderOut, HTTP_404=ErrorOut), tags=["orders"])
+@api.validate(resp=Response(HTTP_200=OrderOut, **errors(404, 503)), tags=["orders"])
 def get_order(order_id: int) -> OrderOut:
     """Show one order with its items and payment status."""
     order = request_session().get(Order, order_id)
@@ -32,7 +32,7 @@ def get_order(order_id: int) -> OrderOut:
 
 @bp.get("/users/<int:user_id>/orders")
 @api.validate(
-    query=PageQuery, resp=Response(HTTP_200=OrderPage, HTTP_404=ErrorOut), tags=["orders"]
+    query=PageQuery, resp=Response(HTTP_200=OrderPage, **errors(404, 503)), tags=["orders"]
 )
 def order_history(user_id: int) -> OrderPage:
     """List a user's orders, newest first."""

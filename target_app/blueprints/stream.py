@@ -10,9 +10,10 @@ from typing import NoReturn
 from flask import Blueprint, Response, current_app, request, stream_with_context
 from pydantic import BaseModel, ConfigDict, Field
 from redis.exceptions import RedisError
+from spectree import Response as Resp
 from werkzeug.exceptions import HTTPException
 
-from target_app.api import api
+from target_app.api import api, errors
 from target_app.errors import Unavailable
 from target_app.instrumentation import metrics
 from target_app.redis_client import make_redis
@@ -29,7 +30,11 @@ class StreamQuery(BaseModel):
 
 
 @bp.get("/stream/stock")
-@api.validate(query=StreamQuery, tags=["stream"])
+@api.validate(
+    query=StreamQuery,
+    resp=Resp(HTTP_200=(None, "Server-Sent Events"), **errors(503)),
+    tags=["stream"],
+)
 def stock_stream() -> NoReturn:
     """Stream stock changes as `event: stock` Server-Sent Events."""
     settings = current_app.extensions["settings"]
