@@ -190,19 +190,10 @@ def answer(
                 click.echo(f"  {n}. {text}")
             cause_choice = click.prompt("Which root cause (number)?", type=int)
             cause_text = click.prompt("In your own words (optional)", default="") or None
-    given: dict[str, Any] = {}
-    if something_wrong is not None:
-        given["something_wrong"] = something_wrong
-    if component:
-        given["component"] = component
-    if cause_choice is not None:
-        if not options or not 1 <= cause_choice <= len(options):
-            raise click.BadParameter(
-                f"choose 1 to {len(options or [])}", param_hint="--cause-choice"
-            )
-        given["root_cause_choice"] = options[cause_choice - 1]
-    if cause_text:
-        given["root_cause_text"] = cause_text
+    given = session.given_answers(
+        options or [], something_wrong=something_wrong, component=component,
+        cause_choice=cause_choice, cause_text=cause_text,
+    )  # fmt: skip
     state = session.answer(settings, given)
     if not state.running:
         state = session.wait_for_grade(settings)

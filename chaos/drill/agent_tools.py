@@ -128,19 +128,12 @@ class DrillTools:
         fault is), root cause (cause_choice: the number, from 1, of one of the status's
         root_cause_choices; or cause_text: the cause in your own words, which scores less).
         A later answer replaces an earlier one of the same level."""
-        given: dict[str, Any] = {}
-        if something_wrong is not None:
-            given["something_wrong"] = something_wrong
-        if component:
-            given["component"] = component
-        if cause_choice is not None:
-            state = load_current(self.settings)
-            options = session.choices(state) if state is not None and state.running else []
-            if not 1 <= cause_choice <= len(options):
-                raise ToolRefused(f"cause_choice: choose 1 to {len(options)}")
-            given["root_cause_choice"] = options[cause_choice - 1]
-        if cause_text:
-            given["root_cause_text"] = cause_text
+        state = load_current(self.settings)
+        options = session.choices(state) if state is not None and state.running else []
+        given = session.given_answers(
+            options, something_wrong=something_wrong, component=component,
+            cause_choice=cause_choice, cause_text=cause_text,
+        )  # fmt: skip
         state = session.answer(self.settings, given)
         if not state.running:
             state = session.wait_for_grade(self.settings)

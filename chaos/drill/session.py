@@ -202,6 +202,30 @@ def choices(state: DrillState) -> list[str]:
     return offered_choices(page_scenario(state).answer, state.seed)
 
 
+def given_answers(
+    options: list[str],
+    *,
+    something_wrong: bool | None,
+    component: str | None,
+    cause_choice: int | None,
+    cause_text: str | None,
+) -> dict[str, Any]:
+    """Return the AnswerSheet fields of what was answered; `cause_choice` counts from 1 in
+    `options` (the drill's root-cause choices): out of range raises DrillError."""
+    given: dict[str, Any] = {}
+    if something_wrong is not None:
+        given["something_wrong"] = something_wrong
+    if component:
+        given["component"] = component
+    if cause_choice is not None:
+        if not 1 <= cause_choice <= len(options):
+            raise DrillError(f"cause choice: choose 1 to {len(options)}")
+        given["root_cause_choice"] = options[cause_choice - 1]
+    if cause_text:
+        given["root_cause_text"] = cause_text
+    return given
+
+
 def answer(settings: StackSettings, given: dict[str, Any]) -> DrillState:
     """Record answers (AnswerSheet fields); "nothing is wrong" ends the drill."""
     unknown = sorted(set(given) - ANSWER_FIELDS)
