@@ -115,6 +115,10 @@ scenario: setup ## Run a scenario end to end: make scenario NAME [FIXED=1] [ARGS
 	fi
 	$(BIN)/faultyard scenario $(SCENARIO_NAME) $(FIXED_FLAG) $(ARGS)
 
+.PHONY: crash-test
+crash-test: setup ## Kill scenario runs with SIGKILL at 20 seeded points; reset or the next preflight must leave nothing (ARGS="--points 5 --seed 3")
+	$(BIN)/python -m chaos.crashtest --summary results/crash-test.md $(ARGS)
+
 .PHONY: drill answer gameday
 drill: setup ## Practise on call: shoppers, a hidden fault (or none) after a quiet while, a page (ARGS="--seed 7 --difficulty easy")
 	$(BIN)/faultyard drill start $(ARGS)

@@ -184,7 +184,7 @@ def toxic_remove(name: str, proxy_name: str | None) -> None:
 
 @click.command()
 def reset() -> None:
-    """Undo every fault: toxics, disabled proxies, bug switches and runtime settings.
+    """Undo every fault: toxics, disabled proxies, bug switches, runtime settings, indexes.
 
     First what a scenario run or a drill killed mid-way left behind
     (STATE/scenario-active.json), such as a paused service. Refused while a drill runs.
@@ -207,3 +207,5 @@ def reset() -> None:
     click.echo("proxies: every toxic removed, every proxy enabled")
     click.echo(f"switches: {injector.reset_switches()}")
     click.echo(f"settings: {injector.reset_setting()}")
+    for line in injector.sweep():  # the other kinds: a dropped index, a stopped process
+        click.echo(f"left over: {line}")

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,9 +43,20 @@ class LoadError(FaultyardError):
     """Locust could not be started or stopped early."""
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+def _dying_with(parent: int) -> Callable[[], None]:
+    """Return what the child runs between fork and exec: SIGTERM when `parent` dies.
+
+    A parent killed between the fork and the prctl call would leave the child
+    unwatched (it has a new parent by then): the child then exits at once.
+    """
+
+    def die_with_parent() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return die_with_parent
 
 
 @dataclass
@@ -93,7 +105,7 @@ class Load:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     env=env,
-                    preexec_fn=_die_with_parent,
+                    preexec_fn=_dying_with(os.getpid()),
                     # Its own session: a Ctrl-C at the terminal reaches the runner alone, which
                     # stops the shoppers itself once it has rolled back.
                     start_new_session=True,

@@ -1,0 +1,1 @@
+"""The crash test: scenario runs killed with SIGKILL at seeded points, and what is left after."""
