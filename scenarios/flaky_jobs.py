@@ -42,11 +42,12 @@ ATTEMPTS_BEYOND_POLICY = (
     f' - sum(rate(shop_job_attempts_bucket{{{JOB},le="{MOST_ATTEMPTS:.1f}"}}[{WINDOW}])))'
     " or vector(0)"
 )
-#: Payments still pending 5 s after their order (normally paid within a second), among the
-#: last 20 s's orders.
+#: Orders still unpaid 5 s after they were placed (normally paid within a second), among the
+#: last 20 s's orders: waiting for an attempt (`pending_payment`), or out of retries already
+#: (`payment_failed`).
 UNPAID_ORDERS = """
 SELECT count(*) FROM orders
-WHERE status = 'pending_payment'
+WHERE status <> 'paid'
   AND created_at BETWEEN now() - interval '20 seconds' AND now() - interval '5 seconds'
 """
 
@@ -159,8 +160,9 @@ SCENARIO = Scenario(
             "workers, the scheduled and failed registries, and each job's exception.",
             "`faultyard logs worker-1 --grep capture_payment`: the same order's job failing "
             "and starting again within milliseconds.",
-            "Orders stuck in `pending_payment` (`GET /orders/{id}`, or SQL on `orders`), while "
-            "checkout still answers 201: the failure is downstream of the request.",
+            "Orders stuck in `pending_payment` (`GET /orders/{id}`, or SQL on `orders`), or "
+            "`payment_failed` once their job ran out of retries, while checkout still answers "
+            "201: the failure is downstream of the request.",
         ),
         what_you_will_see=(
             f'`shop_jobs_total{{function="capture_payment",outcome="failed"}}` high: about '
@@ -192,7 +194,9 @@ SCENARIO = Scenario(
             "Retry with exponential backoff and jitter, a bounded number of times: wait "
             "base x 2^n seconds (randomised ±50 %, so retries do not synchronise) before retry "
             f"n, stop after {MAX_RETRIES} retries, and let jobs that run out land in RQ's failed "
-            "registry, visible and alerting, to be replayed once the provider is back. RQ does "
+            "registry, visible and alerting, to be replayed once the provider is back, and "
+            "their orders in `payment_failed`: a terminal state, not a payment awaited forever. "
+            "RQ does "
             "this with `Retry(max=..., interval=[...])`: the waiting job sits in the scheduled "
             "registry instead of the queue. Payment capture must be idempotent so a retried or "
             "replayed job never charges twice. Here: `faultyard switch retry_without_backoff off`, "

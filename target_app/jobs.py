@@ -9,9 +9,13 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from types import TracebackType
 from typing import ParamSpec, TypeVar
 
+from redis import Redis
+from rq.job import Job
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from target_app.config import ShopSettings, load_settings
@@ -93,6 +97,56 @@ def capture_payment(order_id: int) -> str:
         )
     log.info("payment captured", extra={"order_id": order_id})
     return "paid"
+
+
+def fail_payment(order_id: int, reason: str) -> str:
+    """Move a pending order to `payment_failed`, with its `order.payment_failed` event; idempotent.
+
+    Only an order still pending payment moves: a paid order stays paid, a failed one
+    stays failed (no second event). Returns the order's status afterwards, or "missing".
+    A later capture (a job replayed from the failed registry) may still pay it.
+    """
+    with Session(_worker_engine(current_settings())) as session, session.begin():
+        order = session.get(Order, order_id, with_for_update=True)
+        if order is None:
+            return "missing"
+        if order.status != "pending_payment":
+            return order.status
+        order.status = "payment_failed"
+        session.add(
+            OutboxEvent(
+                topic="order.payment_failed",
+                payload={"order_id": order.id, "total_cents": order.total_cents, "reason": reason},
+            )
+        )
+    log.warning("payment failed for good", extra={"order_id": order_id, "reason": reason})
+    return "payment_failed"
+
+
+def on_capture_failure(
+    job: Job,
+    connection: Redis,
+    exc_type: type[BaseException] | None,
+    exc_value: BaseException | None,
+    traceback: TracebackType | None,
+) -> None:
+    """RQ's on_failure callback of capture_payment, run after every failed attempt.
+
+    RQ decides right after it whether to retry (retries left); after the last
+    attempt the job only lands in the failed registry, so the order is moved to
+    its terminal state here, or it would wait for its payment forever.
+    """
+    if job.should_retry:
+        return  # another attempt follows
+    (order_id,) = job.args
+    reason = f"{exc_type.__name__ if exc_type else 'failure'}: {exc_value}"
+    try:
+        fail_payment(int(order_id), reason[:200])
+    except SQLAlchemyError as exc:
+        # PostgreSQL is unreachable: the order stays pending (the job is in the failed registry).
+        log.error(
+            "could not mark the payment failed", extra={"order_id": order_id, "error": str(exc)}
+        )
 
 
 def switches() -> SwitchBoard:

@@ -111,11 +111,18 @@ class OrderItemOut(BaseModel):
     unit_price_cents: int
 
 
+#: An order's payment: waiting for it, captured, or failed for good (its job ran out of retries).
+OrderStatus = Literal["pending_payment", "paid", "payment_failed"]
+
+
 class OrderOut(BaseModel):
     id: int
     user_id: int
     cart_id: int
-    status: str
+    status: OrderStatus = Field(
+        description="pending_payment until the payment job captures it (paid) or runs out of "
+        "retries (payment_failed)."
+    )
     total_cents: int
     created_at: UtcDatetime
     paid_at: UtcDatetime | None

@@ -5,6 +5,9 @@ and keeps the last good value. A scrape only looks at what the thread last
 read: a source that hangs (a paused PostgreSQL) or fails is reported down by
 `faultyard_source_up{source}`, and its values are dropped once they are older
 than `max_age_s`, instead of the scrape hanging or failing.
+`faultyard_source_read_timestamp_seconds{source}` says when the read behind the
+values began: a reader that must know the exporter has seen a moment (the end of
+a scenario run) waits until a read began after it.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ class Snapshot(Generic[T]):
 
     value: T | None
     up: bool
+    #: When the read that produced the value began (Unix time; None before the first one).
+    read_at: float | None = None
 
 
 class Poller(Generic[T]):
@@ -57,6 +62,7 @@ class Poller(Generic[T]):
         self._lock = threading.Lock()
         self._value: T | None = None
         self._value_at = float("-inf")
+        self._value_read_at: float | None = None  # the same moment, Unix time
         self._ok = False
         self._said_down = False  # log a failure once, not at every read
         self._attempt_at = float("-inf")
@@ -74,7 +80,7 @@ class Poller(Generic[T]):
 
     def poll_once(self) -> bool:
         """Read the source once now; return whether it answered."""
-        started = time.monotonic()
+        started, started_unix = time.monotonic(), time.time()
         with self._lock:
             self._reading_since = started
         try:
@@ -91,7 +97,7 @@ class Poller(Generic[T]):
             self._said_down = False
             log.info("%s: read ok again", self.name)
         with self._lock:
-            self._value, self._value_at = value, started
+            self._value, self._value_at, self._value_read_at = value, started, started_unix
             self._ok, self._attempt_at = True, time.monotonic()
             self._reading_since = None
         return True
@@ -104,7 +110,7 @@ class Poller(Generic[T]):
             # A read that does not return (a paused server) counts as down.
             hung = self._reading_since is not None and now - self._reading_since > self.hung_after_s
             up = self._ok and not hung and now - self._attempt_at <= self.max_age_s
-            return Snapshot(self._value if fresh else None, up)
+            return Snapshot(self._value if fresh else None, up, self._value_read_at)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -114,18 +120,31 @@ class Poller(Generic[T]):
 
 
 class SourceCollector(Collector):
-    """Export `faultyard_source_up{source}`: 1 while a source answers the exporter's reads."""
+    """Export, per source, whether it answers the exporter's reads and when its last read began.
 
-    def __init__(self, sources: dict[str, Callable[[], bool]]) -> None:
+    `faultyard_source_up{source}`: 1 while it answers; `faultyard_source_read_timestamp_seconds`
+    (once a read succeeded): when the read behind the values served began.
+    """
+
+    def __init__(self, sources: dict[str, Callable[[], Snapshot[object]]]) -> None:
         self.sources = sources
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        """Yield one sample per source."""
-        family = GaugeMetricFamily(
+        """Yield one sample per source of each family."""
+        up = GaugeMetricFamily(
             "faultyard_source_up",
             "1 if the faultyard exporter's last read of this source succeeded recently, else 0.",
             labels=["source"],
         )
-        for name, is_up in sorted(self.sources.items()):
-            family.add_metric([name], 1.0 if is_up() else 0.0)
-        yield family
+        read_at = GaugeMetricFamily(
+            "faultyard_source_read_timestamp_seconds",
+            "When the read behind this source's values began (Unix time).",
+            labels=["source"],
+        )
+        for name, snapshot in sorted(self.sources.items()):
+            seen = snapshot()
+            up.add_metric([name], 1.0 if seen.up else 0.0)
+            if seen.read_at is not None:
+                read_at.add_metric([name], seen.read_at)
+        yield up
+        yield read_at

@@ -120,7 +120,7 @@ def build(config: ExporterConfig) -> Exporter:
     registry.register(InvariantCollector(database, stream))
     registry.register(TableScanCollector(tables))
     pollers: list[Poller[object]] = [toxics, database, stream, tables]  # type: ignore[list-item]
-    registry.register(SourceCollector({p.name: (lambda p=p: p.snapshot().up) for p in pollers}))
+    registry.register(SourceCollector({p.name: p.snapshot for p in pollers}))
     return Exporter(registry, pollers)
 
 

@@ -6,6 +6,8 @@ limit (`usage`: 0.62 is 62 % of the limit used, above 1 past it), and when it
 turned: for an SLO probe, the first break lasting verdict.SUSTAINED readings;
 for a symptom, the first reading at which it held. Times are seconds after the
 injection, i.e. into the observe phase, as the runner's own deviations count them.
+In fixed mode a failing item's message also names each business invariant the
+run broke (or could not read), with its count.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from chaos.scenarios import verdict
-from chaos.scenarios.journal import Journal, ProbeLog, Reading
+from chaos.scenarios.journal import InvariantCount, Journal, ProbeLog, Reading
 from chaos.scenarios.model import HTTPProbe, Probe, Scenario
 
 UPPER_BOUNDS = ("<", "<=")
@@ -174,6 +176,20 @@ def deviation_lines(
     return lines
 
 
+def invariant_lines(counts: list[InvariantCount]) -> list[tuple[str, str]]:
+    """Return (in short, in full) for each invariant broken (fixed mode) or not read."""
+    lines = []
+    for c in counts:
+        if c.count is None:
+            short = f"invariant {c.name} not read"
+            lines.append((short, f"invariant {c.name} could not be read: {c.detail}"))
+        elif c.count:
+            short = f"invariant {c.name} broken: {c.count}"
+            why = "; ".join(filter(None, [c.description, c.detail]))
+            lines.append((short, f"{short} ({why})"))
+    return lines
+
+
 def failure_message(journal: Journal, results: list[ProbeResult], *, fixed: bool) -> str:
     """Return a failing item's message: what deviated in one line, then each probe, the report.
 
@@ -181,6 +197,8 @@ def failure_message(journal: Journal, results: list[ProbeResult], *, fixed: bool
     """
     window = float(journal.options.get("duration_s") or 0)
     found = deviation_lines(results, fixed=fixed, window_s=window)
+    if fixed:
+        found += invariant_lines(journal.invariants)
     judged = found and not any(p.status == "error" for p in journal.phases)
     mode = "fixed" if fixed else "bug"
     head = f"{journal.scenario} ({mode} mode) {journal.verdict}"

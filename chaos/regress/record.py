@@ -1,9 +1,9 @@
 """One chaos item's record, and the combined journal of a test run (DIR/journal.json).
 
 Each item's record keeps what the summary and the combined journal need: the
-mode, the outcome and the runner's verdict, the times, the report folder, and
+mode, the outcome and the runner's verdict, the times, the report folder,
 each probe measured against its limit (chaos.regress.findings) with its
-readings. Every scenario's full journal stays in its own report folder.
+readings, and the business invariants' counts. Every scenario's full journal stays in its own report folder.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from chaos.regress.findings import ProbeResult, probe_results
-from chaos.scenarios.journal import Journal
+from chaos.scenarios.journal import InvariantCount, Journal
 from chaos.scenarios.model import Scenario
 
 #: How an item ended: its SLO held (fixed) or every symptom appeared (bug); or not; or a signal.
@@ -41,6 +41,13 @@ class RunRecord:
     probes: list[ProbeResult]
     #: Every probe's readings: [seconds since the run started, phase, value, held].
     readings: dict[str, list[list[Any]]] = field(default_factory=dict)
+    #: The business invariants over the run (empty: not read, the run ended before).
+    invariants: list[InvariantCount] = field(default_factory=list)
+
+    @property
+    def broken_invariants(self) -> list[InvariantCount]:
+        """Return the invariants above zero."""
+        return [c for c in self.invariants if c.count]
 
     @property
     def slo(self) -> list[ProbeResult]:
@@ -77,6 +84,7 @@ def run_record(nodeid: str, mode: str, journal: Journal, scenario: Scenario) -> 
             log.name: [[journal.offset(r.at), r.phase, r.value, r.holds] for r in log.readings]
             for log in journal.probes.values()
         },
+        invariants=list(journal.invariants),
     )
 
 

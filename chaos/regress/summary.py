@@ -3,7 +3,9 @@
 The score is the share of scenarios that behaved as their mode expects: with
 the fix on (fixed), the share whose SLO held; with the bug on (bug), the share
 whose every symptom appeared. Headroom is, per scenario and SLO probe, the worst
-observe reading as a share of its limit (chaos.regress.findings.usage_of).
+observe reading as a share of its limit (chaos.regress.findings.usage_of). The
+business invariants get a table of their own: one row per scenario, one column
+per invariant (judged in fixed mode, reported in bug mode).
 """
 
 from __future__ import annotations
@@ -97,6 +99,37 @@ def _symptom_rows(records: list[RunRecord]) -> list[str]:
     return rows
 
 
+def invariants_text(record: RunRecord) -> str:
+    """Return the invariants in a few words: `none broken`, or each broken one and its count."""
+    if not record.invariants:
+        return "not read"
+    unread = [c.name for c in record.invariants if c.count is None]
+    broken = [f"{c.name} {c.count}" for c in record.broken_invariants]
+    if unread:
+        broken.append(f"not read: {', '.join(unread)}")
+    return ", ".join(broken) or "none broken"
+
+
+def _invariant_section(records: list[RunRecord], mode: str) -> list[str]:
+    names = list(dict.fromkeys(c.name for r in records for c in r.invariants))
+    lines = ["", "## Business invariants", ""]
+    lines.append(
+        "Counted over each run once it recovered (`-`: not read). "
+        + (
+            "With the fix on, each must be 0: a count above 0 fails the scenario."
+            if mode == "fixed"
+            else "With the bug on they are reported, not judged: the bugs break them on purpose."
+        )
+    )
+    lines += ["", "| scenario | " + " | ".join(names) + " |"]
+    lines.append("|---|" + "---|" * len(names))
+    for record in records:
+        counts = {c.name: c.count for c in record.invariants}
+        cells = ["-" if counts.get(n) is None else str(counts[n]) for n in names]
+        lines.append(f"| {record.scenario} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _clock(moment: float) -> str:
     return datetime.fromtimestamp(moment).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -131,6 +164,7 @@ def markdown(
         "|---|---|---|---|---|---|---|",
         *_headroom_rows(records),
     ]
+    lines += _invariant_section(records, mode)
     if mode == "bug":
         lines += ["", "## Symptoms: when each appeared after the injection", ""]
         lines += [
@@ -152,6 +186,7 @@ def terminal_lines(records: list[RunRecord], mode: str) -> list[str]:
     for r in records:
         took = "-" if r.duration_s is None else f"{r.duration_s:.0f}s"
         lines.append(
-            f"  {r.scenario:<{width}}  {r.outcome:<11} {took:>5}  closest SLO: {_closest_text(r)}"
+            f"  {r.scenario:<{width}}  {r.outcome:<11} {took:>5}  closest SLO: {_closest_text(r)}; "
+            f"invariants: {invariants_text(r)}"
         )
     return lines

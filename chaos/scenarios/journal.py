@@ -86,6 +86,17 @@ class ProbeLog:
         return [r for r in self.readings if r.phase == phase]
 
 
+@dataclass(frozen=True)
+class InvariantCount:
+    """One business invariant over the run: how often it broke (see chaos.scenarios.invariants)."""
+
+    name: str
+    #: None: it could not be read (`detail` says why).
+    count: int | None
+    description: str
+    detail: str = ""
+
+
 @dataclass
 class Journal:
     """The whole run."""
@@ -100,6 +111,8 @@ class Journal:
     faults: list[FaultRecord] = field(default_factory=list)
     probes: dict[str, ProbeLog] = field(default_factory=dict)
     load: dict[str, Any] = field(default_factory=dict)
+    #: The business invariants, read after recovery (empty when the run did not get that far).
+    invariants: list[InvariantCount] = field(default_factory=list)
     verdict: str | None = None
     deviations: list[str] = field(default_factory=list)
     exit_code: int | None = None

@@ -1,8 +1,9 @@
 """The report of a run: report.md, PNG panels of the key series, beside journal.json.
 
 The Markdown says what was injected and when, what each probe saw and when it
-turned, Locust's stats, the verdict, and the scenario's diagnosis guide. The
-panels are drawn by chaos.dashboards from Prometheus, the fault window shaded.
+turned, the business invariants, Locust's stats, the verdict, and the scenario's
+diagnosis guide. The panels are drawn by chaos.dashboards from Prometheus, the
+fault window shaded.
 """
 
 from __future__ import annotations
@@ -153,6 +154,7 @@ def markdown(
         "|---|---|---|---|---|---|---|---|",
     ]
     lines += [_probe_row(journal, log, injected_at) for log in journal.probes.values()]
+    lines += invariants_markdown(journal)
     lines += ["", "## Key series", ""]
     if panels:
         lines += [f"![{p.stem}]({p.name})" for p in panels]
@@ -161,6 +163,29 @@ def markdown(
     lines += _locust(journal)
     lines += guide_markdown(scenario)
     return "\n".join(lines) + "\n"
+
+
+def invariants_markdown(journal: Journal) -> list[str]:
+    """Return the business invariants' section: each count over the run, and what it counts."""
+    lines = ["", "## Business invariants", ""]
+    if not journal.invariants:
+        return [*lines, "(not read: the run ended before recovery did)"]
+    lines += [
+        "Read after recovery, over the orders placed since preflight and the exporter's gauges' "
+        "growth since the steady state before injection. "
+        + (
+            "With the fix on, each must be 0."
+            if journal.mode == "fixed"
+            else "With the bug on, they are reported, not judged."
+        ),
+        "",
+        "| invariant | count | what it counts | detail |",
+        "|---|---|---|---|",
+    ]
+    for c in journal.invariants:
+        count = "not read" if c.count is None else str(c.count)
+        lines.append(f"| {c.name} | {count} | {_cell(c.description)} | {_cell(c.detail)} |")
+    return lines
 
 
 def _locust(journal: Journal) -> list[str]:

@@ -9,11 +9,14 @@
   `caused_by_fault` come from the fault itself, which the fix does not remove
   (the network stays slow, the provider keeps failing): seeing them is noted.
   Readings that could not be taken (an error) neither hold nor break.
+- Fixed mode, too: the business invariants read after recovery
+  (chaos.scenarios.invariants) must all be zero; one that could not be read
+  counts as an SLO that could not be read does.
 """
 
 from __future__ import annotations
 
-from chaos.scenarios.journal import ProbeLog, Reading
+from chaos.scenarios.journal import InvariantCount, ProbeLog, Reading
 
 #: Readings in a row a fixed-mode condition must last to count.
 SUSTAINED = 2
@@ -104,3 +107,14 @@ def fixed_deviations(
             continue
         judge(observed, holding=False, what=f"SLO {log.name} broke")
     return deviations, notes
+
+
+def broken_invariants(counts: list[InvariantCount]) -> list[str]:
+    """Fixed mode: return a deviation for each invariant the run broke or could not read."""
+    return [
+        f"invariant {c.name} broken: {c.count} ({'; '.join(filter(None, [c.description, c.detail]))})"
+        if c.count is not None
+        else f"invariant {c.name} could not be read: {c.detail}"
+        for c in counts
+        if c.count != 0
+    ]

@@ -2,7 +2,9 @@
 
 The `retry_without_backoff` bug lives here, next to its fix: the retry policy
 is decided when the job is enqueued (RQ stores it with the job), so a change of
-the switch applies to payments enqueued from then on.
+the switch applies to payments enqueued from then on. Whatever the policy, a job
+out of retries moves its order to `payment_failed` (jobs.on_capture_failure): a
+terminal state, not an order waiting for a payment that will never come.
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ import random
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, Retry
+from rq import Callback, Queue, Retry
 
 from target_app.config import ShopSettings
 from target_app.instrumentation import metrics, tracing
 from target_app.switches import SwitchBoard
+
+#: The failure callback's one short transaction (RQ's default allows it 60 s).
+FAILURE_CALLBACK_TIMEOUT_S = 10
 
 _boards: dict[str, SwitchBoard] = {}
 
@@ -35,7 +40,8 @@ def retry_policy(*, settings: ShopSettings, switches: SwitchBoard) -> Retry | No
         # (at the front), again and again: every failure is retried at once.
         return Retry(max=settings.payment_storm_retries, enqueue_at_front=True)
     # FIX: a few retries, each after base·2^n seconds ± 50 %, waiting in the
-    # scheduled registry; a job out of retries lands in the failed registry.
+    # scheduled registry; a job out of retries lands in the failed registry (and its
+    # order in payment_failed).
     if not settings.payment_max_retries:
         return None
     return Retry(
@@ -63,7 +69,7 @@ def enqueue_capture(
     enqueued_by: str = "relay",
 ) -> str:
     """Enqueue the payment capture of an order and return the job id (RedisError if unreachable)."""
-    from target_app.jobs import capture_payment
+    from target_app.jobs import capture_payment, on_capture_failure
 
     retry = retry_policy(settings=settings, switches=switches or _switches(settings))
     try:
@@ -71,6 +77,7 @@ def enqueue_capture(
             capture_payment,
             order_id,
             retry=retry,
+            on_failure=Callback(on_capture_failure, timeout=FAILURE_CALLBACK_TIMEOUT_S),
             job_timeout=settings.payment_job_timeout_s,
             # The worker continues the enqueuer's trace from the job's meta.
             meta=tracing.context_carrier() or None,

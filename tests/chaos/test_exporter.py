@@ -59,9 +59,13 @@ def gauge(stack: Stack, name: str) -> float | None:
 def test_the_exporter_is_a_healthy_service_of_the_stack(stack: Stack) -> None:
     states = {state.name: state for state in stack.status()}
     assert states["exporter"].running and states["exporter"].healthy, states["exporter"]
+    asked_at = time.time()
     samples = scrape(stack.settings.exporter_url)
     for source in ("postgres", "redis", "toxiproxy"):
         assert value(samples, "faultyard_source_up", source=source) == 1.0, source
+        # When the read behind the values began: within the last poll or two.
+        read_at = value(samples, "faultyard_source_read_timestamp_seconds", source=source)
+        assert read_at is not None and asked_at - 3 < read_at <= time.time(), (source, read_at)
 
 
 def test_cpu_and_rss_of_every_service_tree(stack: Stack) -> None:

@@ -154,6 +154,12 @@ def test_fixed_mode_passes_and_writes_junit_journal_and_summary(
         r"\| deadlock \| checkout_p99_below_deadlock_timeout \| `< 1` \| [0-9.]+ \| \d+%", summary
     )
     assert f"[report]({report.name}/report.md)" in summary
+    # Every business invariant, read after recovery, none broken.
+    assert {c["name"]: c["count"] for c in item["invariants"]} == dict.fromkeys(
+        ("oversold_units", "duplicate_orders", "lost_events", "duplicate_payments",
+         "orders_stuck_unpaid"), 0
+    )  # fmt: skip
+    assert "## Business invariants" in summary and "| deadlock | 0 | 0 | 0 | 0 | 0 |" in summary
     assert "resilience score 100%: 1 of 1 scenarios held their SLO" in result.stdout
     # The stack was up: the plugin left it running.
     assert "stack: already running" in result.stdout and "left running" in result.stdout
@@ -180,6 +186,8 @@ def test_bug_mode_passes_when_every_symptom_shows(
     summary = (out / "summary.md").read_text()
     assert "symptom score 100%: 1 of 1 scenarios showed every symptom" in summary
     assert "## Symptoms: when each appeared after the injection" in summary
+    # Reported, not judged: the bugs break them on purpose.
+    assert len(item["invariants"]) == 5 and "reported, not judged" in summary
 
 
 #: A scenario of a user's own, kept outside the repo: a latency toxic on the Redis link (which

@@ -3,22 +3,26 @@
 A real RQ worker process runs the jobs, with the payment provider failing every
 capture through the runtime setting `payment_failure_rate` (the worker reads it
 from the state folder's settings file, as every process of the stack does).
+Whatever the policy, the last failed attempt moves the order to `payment_failed`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis import Redis
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.scheduler import RQScheduler
+from sqlalchemy import Engine, insert, select
 
 from chaos.stack.manager import Stack
 from target_app.config import ShopSettings, load_settings
+from target_app.models import Order, OutboxEvent
 from target_app.runtime_settings import RuntimeSettings
 from target_app.services.payments import enqueue_capture, retry_policy
 from target_app.switches import SwitchBoard
@@ -57,6 +61,40 @@ def test_the_switch_chooses_the_retry_policy(tmp_path: Path) -> None:
     assert storm.intervals == [0] and storm.enqueue_at_front
 
 
+@pytest.fixture
+def unpaid_order(
+    db: Engine, new_products: Callable[..., list[int]], new_cart: Callable[..., int]
+) -> Callable[[], int]:
+    """Insert orders without an outbox event: the session stack's relay and workers never pay them."""
+
+    def create() -> int:
+        (product,) = new_products(5)
+        with db.begin() as conn:
+            return int(
+                conn.execute(
+                    insert(Order)
+                    .values(user_id=1, cart_id=new_cart((product, 1)), status="pending_payment",
+                            total_cents=1000)
+                    .returning(Order.id)
+                ).scalar_one()
+            )  # fmt: skip
+
+    return create
+
+
+def payment_state(db: Engine, order_id: int) -> tuple[str, list[dict[str, Any]]]:
+    """Return an order's status and the payloads of its `order.payment_failed` events."""
+    with db.connect() as conn:
+        status = conn.scalar(select(Order.status).where(Order.id == order_id))
+        events = conn.scalars(
+            select(OutboxEvent.payload).where(
+                OutboxEvent.topic == "order.payment_failed",
+                OutboxEvent.payload["order_id"].as_integer() == order_id,
+            )
+        ).all()
+    return str(status), list(events)
+
+
 @contextmanager
 def failing_provider(stack: Stack, state: Path) -> Iterator[WorkerProcess]:
     """A worker whose payment provider fails every capture (set at runtime, not by env)."""
@@ -68,11 +106,16 @@ def failing_provider(stack: Stack, state: Path) -> Iterator[WorkerProcess]:
 
 
 @pytest.mark.slow
-def test_without_backoff_every_failure_is_retried_at_once(stack: Stack, tmp_path: Path) -> None:
+def test_without_backoff_every_failure_is_retried_at_once(
+    stack: Stack, tmp_path: Path, db: Engine, unpaid_order: Callable[[], int]
+) -> None:
+    order_id = unpaid_order()
     with failing_provider(stack, tmp_path) as worker:
         settings = shop_settings(stack, tmp_path, worker.queue.name)
         SwitchBoard(settings.switches_file).set("retry_without_backoff", True)
-        job_id = enqueue_capture(order_id=1, redis=worker.queue.connection, settings=settings)
+        job_id = enqueue_capture(
+            order_id=order_id, redis=worker.queue.connection, settings=settings
+        )
 
         # No scheduler runs for this queue: a retry that waited would never run again.
         failed = FailedJobRegistry(queue=worker.queue)
@@ -86,18 +129,24 @@ def test_without_backoff_every_failure_is_retried_at_once(stack: Stack, tmp_path
     assert value(text, "shop_jobs_failed_permanently_total", function=JOB) == 1
     # More attempts than any bounded policy allows: what flaky-jobs probes.
     assert value(text, "shop_job_attempts_sum", function=JOB) == retries + 1
+    # Out of its (many) retries at last: the order's payment failed for good.
+    status, events = payment_state(db, order_id)
+    assert status == "payment_failed" and len(events) == 1, (status, events)
 
 
 @pytest.mark.slow
 def test_with_backoff_a_retry_waits_then_the_job_lands_in_the_failed_registry(
-    stack: Stack, tmp_path: Path
+    stack: Stack, tmp_path: Path, db: Engine, unpaid_order: Callable[[], int]
 ) -> None:
+    """And its order in payment_failed, after the last attempt only (RQ calls the job's
+    on_failure callback after every failed attempt)."""
+    order_id, never_retried = unpaid_order(), unpaid_order()
     with failing_provider(stack, tmp_path) as worker:
         settings = shop_settings(
             stack, tmp_path, worker.queue.name, payment_max_retries=2, payment_retry_base_s=1.0
         )
         redis: Redis = worker.queue.connection
-        job_id = enqueue_capture(order_id=1, redis=redis, settings=settings)
+        job_id = enqueue_capture(order_id=order_id, redis=redis, settings=settings)
         scheduled = ScheduledJobRegistry(queue=worker.queue)
 
         # First attempt failed: the job waits in the scheduled registry, not in the queue.
@@ -109,6 +158,7 @@ def test_with_backoff_a_retry_waits_then_the_job_lands_in_the_failed_registry(
         assert min(job.retry_intervals) >= 1  # seconds; RQ schedules at whole seconds
         # Nothing runs it again before the scheduler moves it back: one attempt so far.
         assert value(worker.metrics(), "shop_jobs_total", function=JOB, outcome="failed") == 1
+        assert payment_state(db, order_id) == ("pending_payment", [])  # a retry follows
 
         # RQ's scheduler enqueues due retries; the last failure moves the job to the failed
         # registry. One of this test's own, on its queue only (the stack's keeps its name).
@@ -124,9 +174,21 @@ def test_with_backoff_a_retry_waits_then_the_job_lands_in_the_failed_registry(
             eventually(failed_for_good, "the job to fail for good", 30)
         finally:
             scheduler.release_locks()
+        status, events = payment_state(db, order_id)
+        assert status == "payment_failed", status
+        assert [e["reason"].split(":")[0] for e in events] == ["PaymentProviderError"]
+
+        # Without retries (payment_max_retries 0), the first failed attempt is the last.
+        no_retry = shop_settings(stack, tmp_path, worker.queue.name, payment_max_retries=0)
+        enqueue_capture(order_id=never_retried, redis=redis, settings=no_retry)
+        eventually(
+            lambda: payment_state(db, never_retried)[0] == "payment_failed",
+            "the order without retries to fail",
+        )
         text = worker.metrics()
 
-    assert value(text, "shop_jobs_total", function=JOB, outcome="failed") == 3
+    assert value(text, "shop_jobs_total", function=JOB, outcome="failed") == 3 + 1
     assert value(text, "shop_job_retries_total", function=JOB) == 2
-    assert value(text, "shop_jobs_failed_permanently_total", function=JOB) == 1
-    assert value(text, "shop_job_attempts_sum", function=JOB) == 3
+    assert value(text, "shop_jobs_failed_permanently_total", function=JOB) == 1 + 1
+    assert value(text, "shop_job_attempts_sum", function=JOB) == 3 + 1
+    assert len(payment_state(db, never_retried)[1]) == 1

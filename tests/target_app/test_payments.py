@@ -9,12 +9,12 @@ import pytest
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 
 from chaos.stack.manager import Stack
 from target_app import jobs
 from target_app.config import load_settings
-from target_app.models import OutboxEvent
+from target_app.models import Order, OutboxEvent
 from target_app.services.payments import enqueue_capture, retry_intervals_s
 from tests.conftest import free_port
 
@@ -85,3 +85,43 @@ def test_capture_fails_when_the_provider_fails(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("FAULTYARD_PAYMENT_FAILURE_RATE", "1.0")
     with pytest.raises(jobs.PaymentProviderError):
         jobs.capture_payment(1)
+
+
+def order_events(db: Engine, order_id: int, topic: str) -> list[dict[str, object]]:
+    """Return the payloads of an order's outbox events of one topic."""
+    with db.connect() as conn:
+        payloads = conn.scalars(select(OutboxEvent.payload).where(OutboxEvent.topic == topic))
+        return [p for p in payloads if p["order_id"] == order_id]
+
+
+@pytest.mark.usefixtures("job_env")
+def test_only_a_pending_order_fails_its_payment_and_only_once(
+    client, db: Engine, new_products: Callable[..., list[int]], new_cart: Callable[..., int]
+) -> None:
+    (a,) = new_products(5)
+    # Orders without an outbox event: the session stack's relay and workers never pay them.
+    with db.begin() as conn:
+        pending, paid = (
+            conn.execute(
+                insert(Order)
+                .values(user_id=1, cart_id=new_cart((a, 1)), status="pending_payment",
+                        total_cents=1000)
+                .returning(Order.id)
+            ).scalar_one()
+            for _ in range(2)
+        )  # fmt: skip
+    assert jobs.capture_payment(paid) == "paid"
+    assert jobs.fail_payment(pending, "provider down") == "payment_failed"
+    assert jobs.fail_payment(pending, "again") == "payment_failed"  # no second event
+    assert jobs.fail_payment(paid, "a late duplicate job") == "paid"  # a paid order stays paid
+    assert order_events(db, pending, "order.payment_failed") == [
+        {"order_id": pending, "total_cents": 1000, "reason": "provider down"}
+    ]
+    assert order_events(db, paid, "order.payment_failed") == []
+    answer = client.get(f"/orders/{pending}")
+    assert answer.status_code == 200 and answer.get_json()["status"] == "payment_failed"
+    schema = client.get("/openapi.json").get_json()["components"]["schemas"]["OrderOut"]
+    assert schema["properties"]["status"]["enum"] == ["pending_payment", "paid", "payment_failed"]
+    # A job replayed from the failed registry once the provider is back still pays it.
+    assert jobs.capture_payment(pending) == "paid"
+    assert len(order_events(db, pending, "order.paid")) == 1

@@ -47,6 +47,8 @@ def run(ctx: RunContext) -> None:
             # stack or the machine (exit 2), such as a machine too busy for this load.
             message = ctx.journal.deviations.pop()
             raise RunError(f"{message}; nothing was injected (a busy machine? try fewer --users)")
+        if ctx.invariants is not None:  # the exporter's gauges as the steady state leaves them
+            ctx.invariants.mark_before()
 
 
 def on_reading(ctx: RunContext, log: ProbeLog, reading: Reading, previous: Reading | None) -> None:

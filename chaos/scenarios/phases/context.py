@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from chaos.errors import FaultyardError
 from chaos.scenarios import events, verdict
+from chaos.scenarios.invariants import RunInvariants
 from chaos.scenarios.journal import FaultRecord, Journal, PhaseRecord, ProbeLog
 from chaos.scenarios.load import Load
 from chaos.scenarios.model import Probe, Scenario
@@ -49,6 +50,8 @@ class RunContext:
     injected_at: float | None = None
     logs: dict[str, tuple[ProbeLog, Probe]] = field(default_factory=dict)
     last_refresh: float = 0.0
+    #: Set at the end of preflight: reads the business invariants over the run.
+    invariants: RunInvariants | None = None
 
     @property
     def out_dir(self) -> Path:

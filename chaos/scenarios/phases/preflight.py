@@ -1,10 +1,14 @@
-"""Preflight: the stack up and healthy, a crashed run's faults undone, any fault left on removed."""
+"""Preflight: the stack up and healthy, a crashed run's faults undone, any fault left on removed;
+where the run's orders begin is noted, for the business invariants."""
 
 from __future__ import annotations
+
+import psycopg
 
 from chaos.faults.injector import Injector
 from chaos.monitoring.prometheus import PrometheusClient
 from chaos.scenarios.cleanup import read_active, sweep, undo_active
+from chaos.scenarios.invariants import RunInvariants
 from chaos.scenarios.phases.context import RunContext, RunError
 
 
@@ -40,3 +44,11 @@ def run(ctx: RunContext) -> None:
         if not undone and not removed:
             ctx.note(record, "no fault left over")
         PrometheusClient(ctx.stack.settings.prometheus_url).check()
+        # The run's orders are those placed from here on.
+        ctx.invariants = RunInvariants(ctx.stack.settings)
+        try:
+            ctx.invariants.start()
+        except psycopg.Error as exc:
+            raise RunError(
+                f"PostgreSQL did not answer the invariants' first query: {exc}"
+            ) from None
