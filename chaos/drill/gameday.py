@@ -2,7 +2,7 @@
 
 The stack comes up, leftovers of a killed run are undone, and the alerts of an
 earlier run get a while to resolve. Then the shoppers start (one Locust load:
-the scheduled scenarios' journeys together), the alerts firing at that moment
+each scheduled scenario's shoppers together), the alerts firing at that moment
 are noted as firing at rest, and the loop ticks every second: faults whose time
 is up are reverted (their steps undone, their rollbacks run), faults whose time
 has come are injected, and Prometheus's firing alerts are read and credited
@@ -40,7 +40,7 @@ from chaos.stack.manager import Stack
 ACTIVE_NAME = "gameday"  # what the active-run file names
 LOG_NAME = "injections.jsonl"
 #: Shoppers at most: the load runs all day on a small machine, beside the stack.
-MAX_USERS = 16
+MAX_USERS = 24
 #: Before the day starts, the longest wait for an earlier run's alerts to resolve
 #: (FAULTYARD_GAMEDAY_SETTLE_MAX_S).
 SETTLE_MAX_S = float(os.environ.get("FAULTYARD_GAMEDAY_SETTLE_MAX_S", "60"))
@@ -61,17 +61,25 @@ def refuse_if_running(settings: StackSettings) -> None:
 
 
 def gameday_load(catalogue: Mapping[str, Scenario], schedule: Schedule) -> LoadProfile:
-    """Return the day's shoppers: every scheduled scenario's journeys, each at its highest weight."""
+    """Return the day's shoppers: each scheduled scenario brings the shoppers its own run has.
+
+    A scenario's journeys keep their head count (its users split by its weights), so
+    a fault meets the contention it needs (deadlock's crossed checkouts are not thinned
+    out by another scenario's browsers); past MAX_USERS all shrink alike.
+    """
     chosen = [catalogue[slot.scenario] for slot in schedule.slots]
-    journeys: dict[str, int] = {}
+    heads: dict[str, float] = {}
     for scenario in chosen:
+        total = sum(scenario.load.journeys.values())
         for name, weight in scenario.load.journeys.items():
-            journeys[name] = max(journeys.get(name, 0), weight)
+            heads[name] = heads.get(name, 0.0) + scenario.load.users * weight / total
+    users = min(MAX_USERS, round(sum(heads.values())))
+    scale = users / sum(heads.values())
     return LoadProfile(
-        users=min(MAX_USERS, max(s.load.users for s in chosen)),
+        users=users,
         spawn_rate=max(s.load.spawn_rate for s in chosen),
         duration_s=schedule.duration_s + 30,
-        journeys=dict(sorted(journeys.items())),
+        journeys={name: max(1, round(n * scale)) for name, n in sorted(heads.items())},
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from chaos.drill.gameday import gameday_load
+from chaos.drill.gameday import MAX_USERS, gameday_load
 from chaos.drill.gameday_ledger import FaultRun, InjectionLog, Ledger, read_log
 from chaos.drill.gameday_report import markdown
 from chaos.drill.gameday_schedule import (
@@ -126,12 +126,22 @@ def test_a_game_day_is_refused_while_another_run_injects(tmp_path: Path) -> None
     assert not (tmp_path / "reports").exists()
 
 
-def test_one_load_runs_the_scheduled_scenarios_journeys_at_their_highest_weight() -> None:
+def test_each_scheduled_scenario_brings_the_shoppers_its_own_run_has() -> None:
     schedule = draw(CATALOGUE, seed=3, duration_s=300, faults=2,
                     scenarios=["deadlock", "stale-connections"])  # fmt: skip
     profile = gameday_load(CATALOGUE, schedule)
-    assert profile.journeys["ContendedBuyer"] == 8 and profile.journeys["Browser"] == 6
-    assert profile.users == 12 and profile.duration_s >= 300
+    # deadlock: 12 users, ContendedBuyer 8 of 12; stale-connections: 10, Browser 6 of 10.
+    assert profile.journeys == {"Browser": 8, "Buyer": 3, "ContendedBuyer": 8,
+                                "HistoryReader": 2, "StockWatcher": 1}  # fmt: skip
+    assert profile.users == 22 and profile.duration_s >= 300
+
+
+def test_a_crowded_day_shrinks_every_scenarios_shoppers_alike() -> None:
+    schedule = draw(CATALOGUE, seed=3, duration_s=1200, faults=4)
+    profile = gameday_load(CATALOGUE, schedule)
+    wanted = sum(CATALOGUE[slot.scenario].load.users for slot in schedule.slots)
+    assert wanted > MAX_USERS and profile.users == MAX_USERS
+    assert abs(sum(profile.journeys.values()) - MAX_USERS) <= len(profile.journeys)
 
 
 # ---------------------------------------------------------------- crediting alerts
