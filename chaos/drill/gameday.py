@@ -61,11 +61,9 @@ def refuse_if_running(settings: StackSettings) -> None:
 
 
 def gameday_load(catalogue: Mapping[str, Scenario], schedule: Schedule) -> LoadProfile:
-    """Return the day's shoppers: each scheduled scenario brings the shoppers its own run has.
+    """Return the day's shoppers: each scheduled scenario's own, past MAX_USERS shrunk alike.
 
-    A scenario's journeys keep their head count (its users split by its weights), so
-    a fault meets the contention it needs (deadlock's crossed checkouts are not thinned
-    out by another scenario's browsers); past MAX_USERS all shrink alike.
+    Head counts per journey, so deadlock's crossed buyers are not thinned by others' browsers.
     """
     chosen = [catalogue[slot.scenario] for slot in schedule.slots]
     heads: dict[str, float] = {}
