@@ -7,23 +7,66 @@ import sys
 
 import click
 
-from chaos.cli import (
-    coverage,
-    dashboard,
-    drill,
-    gameday,
-    mcp,
-    network,
-    scenarios,
-    settings,
-    stack,
-    switches,
-    traces,
-)
+from chaos.cli.lazy_group import LazyGroup
 from chaos.errors import FaultyardError
 
+#: Each command and where it lives, imported only when the command runs.
+COMMANDS = {
+    "up": "chaos.cli.stack:up",
+    "down": "chaos.cli.stack:down",
+    "status": "chaos.cli.stack:status",
+    "logs": "chaos.cli.stack:logs",
+    "reload": "chaos.cli.stack:reload",
+    "switch": "chaos.cli.switches:switch",
+    "setting": "chaos.cli.settings:setting",
+    "proxy": "chaos.cli.network:proxy",
+    "toxic": "chaos.cli.network:toxic",
+    "reset": "chaos.cli.network:reset",
+    "dashboard": "chaos.cli.dashboard:dashboard",
+    "traces": "chaos.cli.traces:traces",
+    "list": "chaos.cli.scenarios:list_scenarios",
+    "show": "chaos.cli.scenarios:show",
+    "load": "chaos.cli.scenarios:load",
+    "scenario": "chaos.cli.scenarios:scenario",
+    "drill": "chaos.cli.drill:drill",
+    "coverage": "chaos.cli.coverage:coverage",
+    "gameday": "chaos.cli.gameday:gameday",
+    "mcp": "chaos.cli.mcp:mcp",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: Each command's short help (the first sentence of its docstring), for `faultyard --help`
+#: to list the commands without importing them; tests/chaos/test_cli_startup.py holds
+#: it to the commands' own.
+SHORT_HELPS = {
+    "up": "Start the native stack on 127.0.0.1 and wait until every service answers.",
+    "down": "Stop every process this state folder started (and nothing else).",
+    "status": "Show each service's health and the proxies' toxics; exit 1 if a service is down.",
+    "logs": "Show a service's log (every service's when SERVICE is left out).",
+    "reload": "Restart SERVICE gracefully (app: new gunicorn workers, the old ones finish and leave).",
+    "switch": "List or flip the shop's bug switches.",
+    "setting": "List, show or change the shop's runtime settings.",
+    "proxy": "Run the embedded Toxiproxy-compatible server, or take a proxy down or up.",
+    "toxic": "Add, list and remove toxics on the stack's proxies (postgres, redis, shop).",
+    "reset": "Undo every fault: toxics, disabled proxies, bug switches, runtime settings, indexes.",
+    "dashboard": "Render the Grafana dashboards (or only NAME) to PNG, fault windows shaded red.",
+    "traces": "Show the slowest traces as span trees with durations (ms) and errors; no Jaeger needed.",
+    "list": "List the scenarios: name, difficulty, title and where each came from.",
+    "show": "Show a scenario: its page, faults, probes and diagnosis guide.",
+    "load": "Drive shoppers at the running stack with Locust: its web UI on 127.0.0.1, or headless.",
+    "scenario": "Run a scenario end to end: baseline, inject under load, observe, roll back, report.",
+    "drill": "Practise on call: a hidden fault (or none), a page, and a graded answer.",
+    "coverage": "Inject each scenario's faults under its load and list the alerts that fire.",
+    "gameday": "Inject a seeded random schedule of faults under load; report the alerts' coverage.",
+    "mcp": "Serve the drill to an AI agent over MCP on stdin/stdout (an MCP client starts it).",
+}
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy_subcommands=COMMANDS,
+    short_helps=SHORT_HELPS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(package_name="faultyard")
 @click.option(
     "--target",
@@ -39,18 +82,6 @@ def cli(target: str | None) -> None:
     """
     if target:
         os.environ["FAULTYARD_TARGET"] = target  # every settings read in this run sees it
-
-
-for command in (
-    stack.up, stack.down, stack.status, stack.logs, stack.reload,
-    switches.switch, settings.setting,
-    network.proxy, network.toxic, network.reset,
-    dashboard.dashboard,
-    traces.traces,
-    scenarios.list_scenarios, scenarios.show, scenarios.load, scenarios.scenario,
-    drill.drill, coverage.coverage, gameday.gameday, mcp.mcp,
-):  # fmt: skip
-    cli.add_command(command)
 
 
 def main() -> None:
@@ -80,11 +111,14 @@ def main() -> None:
 
 def _record_in_drill(argv: list[str], exit_code: int) -> None:
     """Note the command in a running drill's timeline; never in the way of the command."""
+    words = _command_words(argv)
+    if not words or words[0] == "drill" or {"-h", "--help"} & set(words):
+        return  # record_command leaves these out too: no settings and drill state to load for help
     try:
         from chaos.drill.state import record_command
         from chaos.settings import load_stack_settings
 
-        record_command(load_stack_settings(), _command_words(argv), exit_code)
+        record_command(load_stack_settings(), words, exit_code)
     except Exception:  # a settings error is the command's to report, with its own message
         return
 

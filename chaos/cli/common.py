@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from chaos.admin_client import AdminClient
 from chaos.errors import StackError
 from chaos.settings import load_stack_settings
-from chaos.stack.manager import Stack
-from chaos.toxiproxy import ToxiproxyClient
 from target_app.public import ShopSettings
 from target_app.public import load_settings as load_shop_settings
+
+if TYPE_CHECKING:
+    from chaos.admin_client import AdminClient
+    from chaos.stack.manager import Stack
+    from chaos.toxiproxy import ToxiproxyClient
 
 #: How to reach the compose stack's containers (the project `make compose-up` starts).
 COMPOSE_CLI = "docker compose -f compose/docker-compose.yml -p faultyard"
@@ -24,6 +28,8 @@ def current_stack(*, verbose: bool = True) -> Stack:
         from chaos.compose.stack import ComposeStack
 
         return ComposeStack(settings, progress=progress)
+    from chaos.stack.manager import Stack  # its services' health checks load psycopg, redis, rq
+
     return Stack(settings, progress=progress)
 
 
@@ -39,10 +45,14 @@ def shop_settings() -> ShopSettings:
 
 
 def admin_client() -> AdminClient:
+    from chaos.admin_client import AdminClient
+
     return AdminClient(load_stack_settings().app_url, shop_settings().resolved_admin_token())
 
 
 def toxiproxy_client() -> ToxiproxyClient:
+    from chaos.toxiproxy import ToxiproxyClient
+
     return ToxiproxyClient(load_stack_settings().toxiproxy_api_url)
 
 

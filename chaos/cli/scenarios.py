@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import click
-import requests
 from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.padding import Padding
@@ -158,6 +157,8 @@ def show(name: str, as_json: bool) -> None:
 
 def check_shop(url: str) -> None:
     """Raise StackError unless the shop answers at `url` (its liveness, no database needed)."""
+    import requests  # only `load` asks; `list` and `show` need no HTTP
+
     try:
         requests.get(f"{url}/healthz", timeout=3).raise_for_status()
     except requests.RequestException as exc:

@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import psycopg
 from pydantic import Field
 
 from chaos.errors import FaultyardError
@@ -27,6 +26,8 @@ from chaos.faults.base import IDENTIFIER_PATTERN, FaultKind, register
 from chaos.settings import libpq_url
 
 if TYPE_CHECKING:
+    import psycopg
+
     from chaos.faults.context import FaultContext
 
 #: The dropped indexes' definitions, by name, in the stack's state folder.
@@ -119,6 +120,8 @@ def concurrently(definition: str) -> str:
 
 
 def _connect(ctx: FaultContext) -> psycopg.Connection:
+    import psycopg  # only to apply or revert: listing scenarios needs no driver
+
     return psycopg.connect(
         libpq_url(ctx.stack.settings.database_url),
         autocommit=True,  # CONCURRENTLY refuses to run inside a transaction
@@ -141,6 +144,8 @@ def _cancelling(conn: psycopg.Connection, statement: str) -> None:
 @contextmanager
 def _failing_as_fault_error(what: str) -> Iterator[None]:
     """Turn PostgreSQL's errors (unreachable, a statement timeout) into the tool's error."""
+    import psycopg
+
     try:
         yield
     except psycopg.Error as exc:
