@@ -16,6 +16,11 @@ DEBIAN_PACKAGES := postgresql redis-server
 DEBIAN_PACKAGES += prometheus prometheus-postgres-exporter prometheus-redis-exporter
 # Compose: Debian's docker-compose validates compose/ without an engine (tests/compose).
 DEBIAN_PACKAGES += docker-compose
+# The console's browser tests: headless Chromium driven through chromedriver (selenium).
+DEBIAN_PACKAGES += chromium chromium-driver
+# The console's charts (uPlot) come from the npm registry: npm ci, pinned by package-lock.json.
+CONSOLE_DIR := chaos/console
+CONSOLE_STAMP := $(CONSOLE_DIR)/node_modules/.package-lock.json
 
 .DEFAULT_GOAL := help
 .PHONY: help setup system-packages up down status logs test test-fast lint format lock bench bench-proxy bench-overhead bench-calls scenario clean
@@ -24,7 +29,7 @@ DEBIAN_PACKAGES += docker-compose
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-setup: system-packages $(STAMP) $(RQ_EXPORTER_STAMP) ## Install what is missing: Debian packages (when root), the venvs, the project
+setup: system-packages $(STAMP) $(RQ_EXPORTER_STAMP) $(CONSOLE_STAMP) ## Install what is missing: Debian packages (when root), the venvs, the console's uPlot, the project
 
 system-packages:
 	@missing=""; \
@@ -32,6 +37,7 @@ system-packages:
 	  dpkg-query -W -f='$${Status}' "$$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$pkg"; \
 	done; \
 	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" -ne 0 ]; then \
 	  echo "Faultyard needs these Debian packages:$$missing"; \
@@ -52,6 +58,10 @@ $(RQ_EXPORTER_STAMP): requirements-rq-exporter.txt
 	@test -x $(RQ_EXPORTER_VENV)/bin/python || $(PYTHON) -m venv $(RQ_EXPORTER_VENV)
 	$(RQ_EXPORTER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-rq-exporter.txt
 	@touch $(RQ_EXPORTER_STAMP)
+
+$(CONSOLE_STAMP): $(CONSOLE_DIR)/package.json $(CONSOLE_DIR)/package-lock.json
+	npm ci --prefix $(CONSOLE_DIR) --no-audit --no-fund --loglevel=error
+	@touch $(CONSOLE_STAMP)
 
 up: setup ## Start the native stack (PostgreSQL, Redis, proxy, shop, RQ workers, relay, Prometheus, exporters) on 127.0.0.1
 	$(BIN)/faultyard up
@@ -133,6 +143,10 @@ gameday: setup ## A seeded schedule of faults under load, then which alerts caug
 N ?= 10
 soak-scenarios: setup ## Every scenario's both modes N times in a row on a private stack (N=10; ARGS=--busy-core keeps a core busy)
 	$(BIN)/python -m chaos.scenarios.soak --runs $(N) $(ARGS)
+
+.PHONY: console-screenshot
+console-screenshot: setup ## The console's overview over a db-latency run, photographed by headless Chromium (results/console-overview.png)
+	$(BIN)/python -m chaos.console.screenshot --scenario db-latency --dashboard overview --out results/console-overview.png
 
 .PHONY: regress
 # `make regress`: the scenario catalogue as pytest items (chaos/regress/, `pytest -m chaos`).

@@ -46,6 +46,8 @@ class StackSettings(BaseSettings):
     redis_exporter_port: int = Field(19121, ge=1, le=65535)
     rq_exporter_port: int = Field(19726, ge=1, le=65535)
     rq_dashboard_port: int = Field(19181, ge=1, le=65535)
+    # The console: the dashboards live in a browser (chaos/console).
+    console_port: int = Field(19300, ge=1, le=65535)
     # The Faultyard exporter: process CPU/RSS, active faults, business invariants.
     exporter_port: int = Field(19100, ge=1, le=65535)
     # rq-exporter runs from its own venv (it needs redis<6); default: the repo's .venv-rq-exporter.
@@ -155,6 +157,11 @@ class StackSettings(BaseSettings):
     def rq_dashboard_url(self) -> str:
         """Return rq-dashboard's web UI."""
         return f"http://{self._url_host}:{self.rq_dashboard_port}"
+
+    @property
+    def console_url(self) -> str:
+        """Return the console's address: the dashboards live in a browser."""
+        return f"http://{self._url_host}:{self.console_port}"
 
     def proxy_definitions(self) -> list[dict[str, object]]:
         """Return the proxies of the data path, in Toxiproxy's populate format."""

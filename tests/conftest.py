@@ -44,6 +44,7 @@ PORT_SETTINGS = (
     "redis_exporter_port",
     "rq_exporter_port",
     "rq_dashboard_port",
+    "console_port",
     "exporter_port",
 )
 

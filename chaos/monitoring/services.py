@@ -1,4 +1,4 @@
-"""The monitoring services of the native stack: Prometheus, the exporters, rq-dashboard.
+"""The monitoring services of the native stack: Prometheus, the exporters, rq-dashboard, the console.
 
 The exporters talk to PostgreSQL and Redis directly, never through the proxies,
 like a sidecar in production: a network fault must not blind the monitoring.
@@ -138,6 +138,25 @@ def _rq_dashboard_argv(settings: StackSettings) -> list[str]:
     ]
 
 
+def _console_argv(settings: StackSettings) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "chaos.console",
+        "--host",
+        settings.host,
+        "--port",
+        str(settings.console_port),
+        "--prometheus-url",
+        settings.prometheus_url,
+    ]
+
+
+def console_ready(settings: StackSettings, pid: int) -> None:
+    """Ask the console's /healthz."""
+    _http_ready(settings.console_url + "/healthz")
+
+
 def _exporter(name: str, argv: Callable[[StackSettings], list[str]], setting: str) -> Service:
     """An exporter on the port `{setting}_port`, ready once `{setting}_url` answers 200."""
 
@@ -177,5 +196,13 @@ def monitoring_services(settings: StackSettings) -> list[Service]:
             ready=rq_dashboard_ready,
             address=lambda s: s.rq_dashboard_url,
             ports=lambda s: [(s.rq_dashboard_port, "FAULTYARD_RQ_DASHBOARD_PORT")],
+        ),
+        Service(
+            name="console",
+            stage=0,
+            argv=_console_argv,
+            ready=console_ready,
+            address=lambda s: s.console_url,
+            ports=lambda s: [(s.console_port, "FAULTYARD_CONSOLE_PORT")],
         ),
     ]

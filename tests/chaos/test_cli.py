@@ -65,6 +65,10 @@ def test_a_second_up_sees_the_running_stack(cli_env: dict[str, str]) -> None:
     assert result.returncode == 0, result.stderr
     assert "stack already running" in result.stdout
     assert "starting" not in result.stderr
+    console = cli_env["FAULTYARD_CONSOLE_PORT"]
+    assert (
+        f"console: http://127.0.0.1:{console} (the dashboards, live in a browser)" in result.stdout
+    )
 
 
 def test_logs_shows_a_service_log_and_refuses_unknown_names(cli_env: dict[str, str]) -> None:

@@ -1,0 +1,1 @@
+"""The console: the native stack's dashboards live in a browser (`faultyard up` serves it)."""

@@ -1,0 +1,132 @@
+"""The console in headless Chromium (Debian's chromium and chromedriver, driven by selenium):
+the dashboards render with data after traffic and a fault, drag-to-zoom narrows the range,
+and the page formats values as the PNG renderer does."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from chaos.dashboards.model import load_dashboard
+from chaos.dashboards.units import FORMATTERS, format_value
+from chaos.stack.manager import Stack
+from tests.dashboards.conftest import Observed
+
+pytestmark = pytest.mark.slow
+
+WAIT_S = 30
+
+
+def _program(name: str) -> str:
+    path = shutil.which(name)
+    assert path, f"{name} not found: `make setup` installs Debian's chromium and chromium-driver"
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[webdriver.Chrome]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = _program("chromium")
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                     "--window-size=1600,1400", "--disable-gpu"):  # fmt: skip
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = webdriver.ChromeService(executable_path=_program("chromedriver"))
+    driver = webdriver.Chrome(options=options, service=service)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _state(browser: webdriver.Chrome) -> dict[str, Any]:
+    return dict(
+        browser.execute_script(
+            "const s = window.faultyardConsole.state;"
+            "return {from: s.from, to: s.to, fetches: s.fetches, errors: s.errors,"
+            " annotations: s.annotations, lastFrom: s.lastData && s.lastData.from,"
+            " lastTo: s.lastData && s.lastData.to};"
+        )
+    )
+
+
+def _fetched_more_than(browser: webdriver.Chrome, count: int) -> None:
+    WebDriverWait(browser, WAIT_S).until(
+        lambda b: (
+            b.execute_script(
+                "return window.faultyardConsole && window.faultyardConsole.state.fetches;"
+            )
+            > count
+        )
+    )
+
+
+def _severe_console_lines(browser: webdriver.Chrome) -> list[str]:
+    return [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def test_the_overview_renders_every_panel_with_data_and_the_fault(
+    stack: Stack, browser: webdriver.Chrome, observed: Observed, tmp_path: Path
+) -> None:
+    start, end = observed.start - 5, time.time() + 5
+    browser.get(f"{stack.settings.console_url}/d/overview?from={start}&to={end}")
+    _fetched_more_than(browser, 0)
+    board = load_dashboard("overview")
+    panels = [p for p in board.panels if not p.is_row]
+    for panel in panels:
+        element = browser.find_element(By.CSS_SELECTOR, f"[data-panel-id='{panel.id}']")
+        assert element.find_element(By.CSS_SELECTOR, ".error").text == "", panel.title
+        assert not element.find_elements(By.CSS_SELECTOR, ".nodata"), panel.title
+        if panel.type == "timeseries":
+            assert element.find_elements(By.CSS_SELECTOR, "canvas"), panel.title
+        else:
+            value = element.find_element(By.CSS_SELECTOR, ".value").text
+            assert value and value != "No data", panel.title
+    state = _state(browser)
+    assert state["errors"] == [] and state["annotations"], state
+    assert _severe_console_lines(browser) == []
+    shot = tmp_path / "overview.png"
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+
+
+def test_dragging_across_a_chart_zooms_into_that_stretch(
+    stack: Stack, browser: webdriver.Chrome, observed: Observed
+) -> None:
+    start, end = observed.start - 30, time.time()
+    browser.get(f"{stack.settings.console_url}/d/database?from={start}&to={end}")
+    _fetched_more_than(browser, 0)
+    chart = browser.find_element(By.CSS_SELECTOR, ".panel.timeseries .u-over")
+    width = chart.size["width"]
+    ActionChains(browser).move_to_element_with_offset(chart, -width // 4, 0).click_and_hold()\
+        .move_by_offset(width // 2, 0).release().perform()  # fmt: skip
+    _fetched_more_than(browser, 1)
+    state = _state(browser)
+    assert start < state["from"] < state["to"] < end, state
+    assert state["to"] - state["from"] < (end - start) * 0.7, state
+    assert math.isclose(state["lastFrom"], state["from"]), state  # the data of the new range
+    assert f"from={state['from']:.3f}" in browser.current_url
+    assert _severe_console_lines(browser) == []
+
+
+def test_the_page_formats_values_as_the_png_renderer_does(
+    stack: Stack, browser: webdriver.Chrome
+) -> None:
+    browser.get(f"{stack.settings.console_url}/d/runtime")
+    _fetched_more_than(browser, 0)
+    values = [0.0, 0.000123, 0.0042, 0.25, 1.0, 12.5, 999.0, 1234.0, 56789.0, 3.2e6, 7.5e9,
+              -0.5, 4096.0, 1.5e12]  # fmt: skip
+    cases = [(v, unit) for unit in [*FORMATTERS, "unknown"] for v in values]
+    shown = browser.execute_script(
+        "return arguments[0].map(([v, u]) => window.faultyardUnits.formatValue(v, u));", cases
+    )
+    assert shown == [format_value(v, unit) for v, unit in cases]
