@@ -35,6 +35,9 @@ from target_app.redis_client import make_redis  # noqa: E402
 
 log = logging.getLogger("target_app.worker")
 REDIS_RETRY_S = 1.0
+#: A job still in RQ's intermediate queue on two looks this far apart, and not started, was
+#: stranded there by a dropped link (a healthy worker moves it on within milliseconds).
+STRANDED_GUARD_S = 2.0
 
 
 class GeventSimpleWorker(tracing.TracedJobsMixin, FailureMetricsMixin, SimpleWorker):
@@ -106,6 +109,8 @@ def main(argv: list[str] | None = None) -> None:
             if worker.stop_signalled:
                 break
             _wait_for_redis(redis, worker.name)
+            with contextlib.suppress(RedisError):  # Redis gone again: the next round retries
+                _requeue_stranded(queue, worker.name)
     except StopRequested:
         # Stopped while starting (or waiting for Redis), before RQ's loop could catch it.
         with contextlib.suppress(RedisError):
@@ -124,6 +129,32 @@ def _wait_for_redis(redis: Redis, name: str) -> None:
             return
         except RedisError:
             continue
+
+
+def _requeue_stranded(queue: Queue, name: str) -> None:
+    """Put back on the queue the jobs a dropped Redis link stranded in RQ's intermediate queue.
+
+    RQ moves a dequeued job into the intermediate queue, then into the started registry; a
+    link dropped in between leaves it in neither, and RQ recovers it only in its maintenance
+    (every 10 minutes, a minute after it first saw it): an order would wait that long for its
+    payment. Only the worker that takes it off the intermediate queue (LREM) enqueues it again.
+    """
+    intermediate = queue.intermediate_queue
+    first = set(intermediate.get_job_ids())
+    if not first:
+        return
+    gevent.sleep(STRANDED_GUARD_S)
+    for job_id in intermediate.get_job_ids():
+        if job_id not in first or job_id in queue.started_job_registry:
+            continue
+        if not queue.connection.lrem(intermediate.key, 1, job_id):
+            continue  # another worker took it
+        job = queue.fetch_job(job_id)
+        if job is not None:
+            queue.enqueue_job(job)
+            log.warning(
+                "worker %s: requeued job %s, stranded by a dropped Redis link", name, job_id
+            )
 
 
 if __name__ == "__main__":
