@@ -12,7 +12,8 @@ to this module. What it offers:
   its shared files (`SwitchBoard`, `RuntimeSettings`);
 - what the stack's readiness checks look for in Redis (`RELAY_HEARTBEAT_KEY`,
   `SCHEDULER_NAME`) and the shop's one-shot commands (`MIGRATE_MODULE`,
-  `SEED_MODULE`, each run as `python -m MODULE`);
+  `SEED_MODULE`, each run as `python -m MODULE`, and the files that decide
+  what they make, `schema_and_seed_sources`);
 - the seed's names and users (`ADJECTIVES`, `CATEGORIES`, `NOUNS`, `USERS`) and
   its customers with order history (`CUSTOMER_ID_BASE`, `CUSTOMERS`), so shoppers
   pick what exists;
@@ -70,6 +71,7 @@ __all__ = [
     "flush_deferred_log_lines",
     "load_settings",
     "runtime_settings_file",
+    "schema_and_seed_sources",
     "shop_wsgi_app",
     "switches_file",
     "traces_dir",
@@ -85,6 +87,20 @@ RUNTIME_SETTINGS: Mapping[str, RuntimeSetting] = MappingProxyType(runtime_settin
 MIGRATE_MODULE = "target_app.migrate"
 #: Seeds FAULTYARD_DATABASE_URL idempotently (`--products N`), after the migrations.
 SEED_MODULE = "target_app.seed"
+
+
+def schema_and_seed_sources() -> tuple[Path, ...]:
+    """Return the files that decide what the migrations and the seed make, in a stable order.
+
+    The stack skips both on a running database that this very code already
+    migrated and seeded: it fingerprints these files' contents.
+    """
+    package = Path(__file__).parent
+    migrations = sorted((package / "migrations" / "versions").glob("*.py"))
+    return (
+        *migrations,
+        *(package / name for name in ("seed.py", "seed_data.py", "seed_history.py")),
+    )
 
 
 def _layout(state_dir: Path | str) -> ShopSettings:

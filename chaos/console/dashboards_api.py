@@ -16,8 +16,9 @@ from flask import Blueprint, abort, current_app, jsonify, request
 
 from chaos.dashboards.faults import fault_windows
 from chaos.dashboards.model import Dashboard, DashboardError, Panel, dashboard_names, load_dashboard
-from chaos.dashboards.promql import SCRAPE_INTERVAL_S, expand_variables, legend
-from chaos.monitoring.prometheus import PrometheusClient, PrometheusError, QueryError
+from chaos.dashboards.panel_data import fetch_panel
+from chaos.dashboards.promql import SCRAPE_INTERVAL_S
+from chaos.monitoring.prometheus import PrometheusClient, PrometheusError
 
 #: About one point per two pixels of a wide panel, as Grafana asks (maxDataPoints).
 MAX_POINTS = 600
@@ -77,27 +78,20 @@ def panel_json(panel: Panel) -> dict[str, Any]:
     }
 
 
-def panel_data(
+def panel_json_data(
     client: PrometheusClient, panel: Panel, *, start: float, end: float, step_s: float
 ) -> dict[str, Any]:
-    """Run every target of a panel; a refused query is the panel's error, as in Grafana."""
-    series: list[dict[str, Any]] = []
-    for target in panel.targets:
-        expr = expand_variables(target.expr, step_s=step_s, range_s=end - start)
-        try:
-            found = client.query_range(expr, start=start, end=end, step_s=step_s)
-        except QueryError as exc:
-            return {"series": series, "error": str(exc)}
-        for one in found:
-            values = [None if math.isnan(v) or math.isinf(v) else v for v in one.values]
-            series.append(
-                {
-                    "label": legend(one, target.legend_format, expr),
-                    "times": one.times,
-                    "values": values,
-                }
-            )
-    return {"series": series, "error": None}
+    """Run every target of a panel (as the PNG renderer does) for the browser: NaN is null."""
+    data = fetch_panel(client, panel, start=start, end=end, step_s=step_s)
+    series = [
+        {
+            "label": label,
+            "times": one.times,
+            "values": [None if math.isnan(v) or math.isinf(v) else v for v in one.values],
+        }
+        for label, one in data.series
+    ]
+    return {"series": series, "error": data.error}
 
 
 @api.get("/dashboards")
@@ -130,7 +124,7 @@ def dashboard_data(name: str) -> Any:
     client = _prometheus()
     try:
         panels = {
-            str(p.id): panel_data(client, p, start=start, end=end, step_s=step_s)
+            str(p.id): panel_json_data(client, p, start=start, end=end, step_s=step_s)
             for p in board.panels
             if not p.is_row
         }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import textwrap
-from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -14,6 +13,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from chaos.dashboards.faults import FaultWindow
 from chaos.dashboards.model import Panel
+from chaos.dashboards.panel_data import PanelData
 from chaos.dashboards.units import format_value
 from chaos.monitoring.prometheus import Series
 
@@ -28,15 +28,6 @@ TEXT_COLOUR = "#464C54"
 MUTED_COLOUR = "#8E8E8E"
 MAX_LEGEND_ENTRIES = 12
 LOCAL_TZ = datetime.now().astimezone().tzinfo
-
-
-@dataclass
-class PanelData:
-    """What one panel's queries returned: (legend, series) pairs, or the error that stopped them."""
-
-    panel: Panel
-    series: list[tuple[str, Series]] = field(default_factory=list)
-    error: str | None = None
 
 
 def _dates(times: list[float]) -> np.ndarray:

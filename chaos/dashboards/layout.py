@@ -11,6 +11,7 @@ from matplotlib.patches import Rectangle
 from chaos.dashboards import draw
 from chaos.dashboards.faults import FaultWindow
 from chaos.dashboards.model import GridPos, Panel
+from chaos.dashboards.panel_data import PanelData
 
 COLUMN_IN = 0.8  # a grid column, in inches: 24 columns make a 19.2 in (1920 px) wide page
 ROW_IN = 0.36  # a grid row (Grafana's 30 px plus margins)
@@ -63,7 +64,7 @@ def grid_box(grid: GridPos) -> Box:
 
 def panel(
     fig: Figure,
-    data: draw.PanelData,
+    data: PanelData,
     box: Box,
     *,
     start: float,

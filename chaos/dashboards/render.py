@@ -16,7 +16,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from chaos.dashboards import draw, layout
+from chaos.dashboards import layout
 from chaos.dashboards.faults import FaultWindow, fault_windows
 from chaos.dashboards.model import (
     GRID_COLUMNS,
@@ -25,7 +25,8 @@ from chaos.dashboards.model import (
     Panel,
     load_dashboard,
 )
-from chaos.dashboards.promql import SCRAPE_INTERVAL_S, expand_variables, legend
+from chaos.dashboards.panel_data import PanelData, fetch_panel
+from chaos.dashboards.promql import SCRAPE_INTERVAL_S
 from chaos.monitoring.prometheus import PrometheusClient, QueryError
 
 log = logging.getLogger(__name__)
@@ -36,23 +37,6 @@ MAX_POINTS = 300  # per series; Grafana asks for about one point per pixel of pa
 def default_step_s(range_s: float) -> float:
     """Return a step that gives about MAX_POINTS points, in whole seconds, at least one scrape."""
     return float(max(SCRAPE_INTERVAL_S, math.ceil(range_s / MAX_POINTS)))
-
-
-def fetch_panel(
-    client: PrometheusClient, panel: Panel, *, start: float, end: float, step_s: float
-) -> draw.PanelData:
-    """Run every target of a panel; a refused query becomes the panel's error, as in Grafana."""
-    data = draw.PanelData(panel)
-    for target in panel.targets:
-        try:
-            expr = expand_variables(target.expr, step_s=step_s, range_s=end - start)
-            for series in client.query_range(expr, start=start, end=end, step_s=step_s):
-                data.series.append((legend(series, target.legend_format, expr), series))
-        except QueryError as exc:
-            log.warning("panel %r: %s", panel.title, exc)
-            data.error = str(exc)
-            break
-    return data
 
 
 def _seconds(moment: datetime | float) -> float:
@@ -95,7 +79,7 @@ def render_dashboard(
         else _annotation_windows(client, board, start=t0, end=t1, step_s=step)
     )
     data = [
-        draw.PanelData(p) if p.is_row else fetch_panel(client, p, start=t0, end=t1, step_s=step)
+        PanelData(p) if p.is_row else fetch_panel(client, p, start=t0, end=t1, step_s=step)
         for p in chosen
     ]
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -120,7 +104,7 @@ def _choose(board: Dashboard, wanted: Collection[str | int] | None) -> list[Pane
 
 def _dashboard_png(
     board: Dashboard,
-    panels: list[draw.PanelData],
+    panels: list[PanelData],
     out_dir: Path,
     *,
     start: float,
@@ -161,7 +145,7 @@ def _annotation_windows(
 
 def _panel_png(
     board: Dashboard,
-    data: draw.PanelData,
+    data: PanelData,
     out_dir: Path,
     *,
     start: float,

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from chaos.errors import MissingDependencyError, StackError
 from chaos.settings import StackSettings
@@ -154,3 +155,23 @@ def ensure_database(settings: StackSettings) -> None:
         ).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{settings.pg_database}"')
+
+
+def database_comment(settings: StackSettings) -> str | None:
+    """Return the comment on the shop's database (None: no comment, or no such database)."""
+    with connect(settings) as conn:
+        row = conn.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+            (settings.pg_database,),
+        ).fetchone()
+    return None if row is None else row[0]
+
+
+def set_database_comment(settings: StackSettings, comment: str) -> None:
+    """Set the comment on the shop's database."""
+    with connect(settings) as conn:
+        conn.execute(
+            sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                sql.Identifier(settings.pg_database), sql.Literal(comment)
+            )
+        )

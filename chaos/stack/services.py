@@ -19,11 +19,20 @@ def _init_postgres(settings: StackSettings) -> None:
 
 
 def _migrate_and_seed(settings: StackSettings) -> None:
-    # The shop's own commands, straight to PostgreSQL; not a shop process (no metrics folder).
+    """Migrate and seed the shop's database, unless this code already did (a running stack).
+
+    The mark is the database's comment: it goes with the database, so a database
+    dropped and made again is migrated and seeded again; a failed seed leaves no mark.
+    """
     postgres.ensure_database(settings)
+    mark = shop_commands.bootstrap_fingerprint(settings.seed_products)
+    if postgres.database_comment(settings) == mark:
+        return
+    # The shop's own commands, straight to PostgreSQL; not a shop process (no metrics folder).
     shop_commands.migrate_and_seed(
         settings.database_url, products=settings.seed_products, env=settings.child_env(shop=False)
     )
+    postgres.set_database_comment(settings, mark)
 
 
 def _redis_argv(settings: StackSettings) -> list[str]:

@@ -7,12 +7,13 @@ through the proxy, so a network fault never stops a start-up.
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 
 from chaos.errors import ServiceStartError
-from target_app.public import MIGRATE_MODULE, SEED_MODULE
+from target_app.public import MIGRATE_MODULE, SEED_MODULE, schema_and_seed_sources
 
 #: Longer than any migration or seed of this shop takes (a few seconds), short of hanging forever.
 COMMAND_TIMEOUT_S = 300.0
@@ -56,6 +57,18 @@ def migrate_and_seed(database_url: str, *, products: int, env: Mapping[str, str]
     env = {**env, "FAULTYARD_DATABASE_URL": database_url}
     run_shop_command(MIGRATE_MODULE, env=env)
     run_shop_command(SEED_MODULE, ["--products", str(products)], env=env)
+
+
+def bootstrap_fingerprint(products: int) -> str:
+    """Return what a database migrated and seeded by this code, with this catalog size, is marked with.
+
+    A hash of the migrations' and the seed's sources: a new migration or a changed
+    seed changes it, so the next start applies them.
+    """
+    digest = hashlib.sha256()
+    for path in schema_and_seed_sources():
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return f"faultyard: migrated and seeded ({digest.hexdigest()[:16]}, {products} products)"
 
 
 def _tail(stderr: str | bytes | None, stdout: str | bytes | None) -> str:
