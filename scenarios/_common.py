@@ -90,7 +90,7 @@ FEW_ERRORS = PromQLProbe(
 )
 
 
-def recent_increase(gauge: str, window: str = "20s") -> str:
+def recent_increase(gauge: str, window: str = WINDOW) -> str:
     """Return how much a running-total gauge grew within the window (0 when it did not).
 
     The shop_invariant_* gauges count over the shop's whole history, so an earlier run's

@@ -29,7 +29,7 @@ from scenarios._common import (
 LATENCY_MS = 2500
 DELAYED_SHARE = 0.3
 BUY_NOW = 'route="/orders",method="POST"'
-RECENT = "20s"
+RECENT = "10s"
 DUPLICATES = "max(shop_invariant_duplicate_orders)"
 DUPLICATES_LATELY = recent_increase("shop_invariant_duplicate_orders", RECENT)
 BUY_NOW_P50 = quantile(0.5, "shop_http_request_duration_seconds", BUY_NOW)
@@ -41,7 +41,7 @@ SELECT count(*) FROM (
   SELECT 1 FROM outbox_events
   WHERE id > (SELECT max(id) FROM outbox_events) - 2000
     AND topic = 'order.placed' AND payload ? 'request_key'
-    AND created_at > now() - interval '20 seconds'
+    AND created_at > now() - interval '10 seconds'
   GROUP BY payload ->> 'request_key'
   HAVING count(*) > 1
 ) AS placed_twice
@@ -83,14 +83,14 @@ SCENARIO = Scenario(
             comparator=">",
             threshold=0,
             description="the exporter finds orders placed by one client Idempotency-Key more "
-            "than once, in the last 20 s",
+            "than once, in the last 10 s",
         ),
         SQLProbe(
             name="one_key_two_orders",
             sql=KEYS_THAT_PLACED_TWO_ORDERS,
             comparator=">",
             threshold=0,
-            description="order.placed events of the last 20 s: one Idempotency-Key placed "
+            description="order.placed events of the last 10 s: one Idempotency-Key placed "
             "two orders or more",
         ),
     ),
@@ -100,7 +100,7 @@ SCENARIO = Scenario(
             expr=f"({DUPLICATES_LATELY}) or vector(0)",
             comparator="==",
             threshold=0,
-            description="no purchase placed twice in the last 20 s",
+            description="no purchase placed twice in the last 10 s",
         ),
         PromQLProbe(
             name="buy_now_errors_below_1pct",

@@ -27,8 +27,8 @@ from scenarios._common import (
     recent_increase,
 )
 
-#: Units sold twice in the last 20 s (the invariant itself is a running total).
-RECENT = "20s"
+#: Units sold twice in the last 10 s (the invariant itself is a running total).
+RECENT = "10s"
 OVERSOLD = "max(shop_invariant_oversold_units)"
 OVERSOLD_LATELY = recent_increase("shop_invariant_oversold_units", RECENT)
 # Two order.placed events of one product that saw the same stock (stock_after + quantity):
@@ -39,7 +39,7 @@ SELECT count(*) FROM (
   SELECT 1
   FROM outbox_events AS e, jsonb_array_elements(e.payload -> 'items') AS line
   WHERE e.id > (SELECT max(id) FROM outbox_events) - 2000
-    AND e.topic = 'order.placed' AND e.created_at > now() - interval '20 seconds'
+    AND e.topic = 'order.placed' AND e.created_at > now() - interval '10 seconds'
   GROUP BY line ->> 'product_id', (line ->> 'stock_after')::int + (line ->> 'quantity')::int
   HAVING count(*) > 1
 ) AS same_stock
@@ -74,14 +74,14 @@ SCENARIO = Scenario(
             comparator=">",
             threshold=0,
             description="the exporter's ledger of order.placed events finds units of one "
-            "product sold by two checkouts, in the last 20 s",
+            "product sold by two checkouts, in the last 10 s",
         ),
         SQLProbe(
             name="checkouts_saw_the_same_stock",
             sql=CHECKOUTS_THAT_SAW_THE_SAME_STOCK,
             comparator=">",
             threshold=0,
-            description="two orders of one product, placed in the last 20 s, each saw the "
+            description="two orders of one product, placed in the last 10 s, each saw the "
             "same stock: both sold the same units",
         ),
     ),
@@ -91,7 +91,7 @@ SCENARIO = Scenario(
             expr=f"({OVERSOLD_LATELY}) or vector(0)",
             comparator="==",
             threshold=0,
-            description="no unit sold twice in the last 20 s",
+            description="no unit sold twice in the last 10 s",
         ),
         few_checkout_errors(),
         PromQLProbe(

@@ -56,7 +56,7 @@ SCENARIO = Scenario(
             comparator=">",
             threshold=0,
             description="outbox events marked published that the event stream never held "
-            "(the exporter compares the outbox with the stream), new in the last 20 s",
+            "(the exporter compares the outbox with the stream), new in the last 10 s",
         ),
         PromQLProbe(
             name="payments_not_enqueued",
@@ -85,7 +85,7 @@ SCENARIO = Scenario(
         few_checkout_errors("checkout keeps working without Redis: fewer than 1 % answer 5xx"),
     ),
     key_series=(
-        Series(title="Lost events, last 20 s", expr=LOST_LATELY),
+        Series(title="Lost events, last 10 s", expr=LOST_LATELY),
         Series(title="Outbox backlog (unpublished events)", expr="max(shop_outbox_backlog_events)"),
         Series(
             title="Payment enqueue failures/s by enqueuer",
