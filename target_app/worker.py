@@ -26,6 +26,7 @@ from redis import Redis  # noqa: E402
 from redis.exceptions import RedisError  # noqa: E402
 from rq import Queue, SimpleWorker  # noqa: E402
 from rq.exceptions import StopRequested  # noqa: E402
+from rq.job import JobStatus  # noqa: E402
 
 from target_app.config import load_settings  # noqa: E402
 from target_app.instrumentation import hub_monitor, tracing  # noqa: E402
@@ -134,10 +135,15 @@ def _wait_for_redis(redis: Redis, name: str) -> None:
 def _requeue_stranded(queue: Queue, name: str) -> None:
     """Put back on the queue the jobs a dropped Redis link stranded in RQ's intermediate queue.
 
-    RQ moves a dequeued job into the intermediate queue, then into the started registry; a
-    link dropped in between leaves it in neither, and RQ recovers it only in its maintenance
-    (every 10 minutes, a minute after it first saw it): an order would wait that long for its
-    payment. Only the worker that takes it off the intermediate queue (LREM) enqueues it again.
+    RQ 2 takes a job in three steps: BLMOVE into the intermediate queue; an execution
+    entry in the started registry; then, in one transaction, status "started" and off the
+    intermediate queue. A link dropped between them leaves the job "queued" in the
+    intermediate queue (with or without an execution entry) and no worker on it: RQ
+    recovers it only in its maintenance (every 10 minutes, a minute after it first saw it),
+    and an order would wait that long for its payment. A job seen there twice, 2 s apart,
+    still "queued", is stranded; only the worker whose LREM takes it enqueues it again, and
+    drops its dead execution entries (else RQ's maintenance would later call the job
+    abandoned and run its failure callback).
     """
     intermediate = queue.intermediate_queue
     first = set(intermediate.get_job_ids())
@@ -145,16 +151,33 @@ def _requeue_stranded(queue: Queue, name: str) -> None:
         return
     gevent.sleep(STRANDED_GUARD_S)
     for job_id in intermediate.get_job_ids():
-        if job_id not in first or job_id in queue.started_job_registry:
+        if job_id not in first:
             continue
+        job = queue.fetch_job(job_id)
+        if job is not None and job.get_status(refresh=False) != JobStatus.QUEUED:
+            continue  # a worker started it: RQ's own bookkeeping follows it
         if not queue.connection.lrem(intermediate.key, 1, job_id):
             continue  # another worker took it
-        job = queue.fetch_job(job_id)
+        _drop_executions(queue, job_id)
         if job is not None:
             queue.enqueue_job(job)
             log.warning(
                 "worker %s: requeued job %s, stranded by a dropped Redis link", name, job_id
             )
+
+
+def _drop_executions(queue: Queue, job_id: str) -> None:
+    """Remove a job's entries ("JOB_ID:EXECUTION_ID") from the queue's started registry."""
+    key = queue.started_job_registry.key
+    prefix = f"{job_id}:".encode()
+    entries = [e for e in queue.connection.zrange(key, 0, -1) if as_bytes(e).startswith(prefix)]
+    if entries:
+        queue.connection.zrem(key, *entries)
+
+
+def as_bytes(value: bytes | str) -> bytes:
+    """Return a Redis reply as bytes, whether the client decodes replies or not."""
+    return value if isinstance(value, bytes) else value.encode()
 
 
 if __name__ == "__main__":

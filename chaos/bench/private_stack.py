@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,19 +24,24 @@ def private_stack(*wanted: str) -> Iterator[StackSettings]:
     """Start these services of a stack of their own (temporary state folder, free ports).
 
     Yield its settings; stop the services and remove the folder afterwards, whatever happened.
+    SIGTERM (a CI job cancelled, `kill`) meanwhile counts as Ctrl-C, so it too stops them.
     """
     state = Path(tempfile.mkdtemp(prefix="faultyard-bench-"))
     state.chmod(0o755)  # the postgres user reads its data folder's parent
     ports = {name: free_port() for name in StackSettings.model_fields if name.endswith("_port")}
     settings = load_stack_settings(state_dir=state, **ports)
     stack = Stack(settings, services=[s for s in services(settings) if s.name in wanted])
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         print(f"starting {', '.join(wanted)} ...", flush=True)
         stack.up()
         yield settings
     finally:
-        stack.down()
-        shutil.rmtree(state, ignore_errors=True)
+        try:
+            stack.down()
+            shutil.rmtree(state, ignore_errors=True)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def write_results(name: str, summary: dict[str, Any], markdown: list[str]) -> Path:
