@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -163,13 +164,20 @@ def span_files(directory: Path) -> list[Path]:
     return files
 
 
-def read_spans(files: Iterable[Path], *, since_ns: int | None = None) -> Iterator[Span]:
-    """Yield the spans of these files that ended at or after `since_ns`; skip torn lines."""
+def read_spans(
+    files: Iterable[Path], *, since_ns: int | None = None, containing: str | None = None
+) -> Iterator[Span]:
+    """Yield the spans of these files that ended at or after `since_ns`; skip torn lines.
+
+    `containing` skips, before parsing them, the lines without that text (a trace id).
+    """
     for path in files:
         if since_ns is not None and path.stat().st_mtime_ns < since_ns:
             continue  # nothing in it ended that late
         with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:
+                if containing is not None and containing not in line:
+                    continue
                 try:
                     record = json.loads(line)
                     span = Span(**{k: v for k, v in record.items() if k in _SPAN_FIELDS})
@@ -235,3 +243,33 @@ def select_traces(
 def load_traces(directory: Path, *, since_ns: int | None = None) -> list[Trace]:
     """Read every span file of a traces folder and return its traces."""
     return build_traces(read_spans(span_files(directory), since_ns=since_ns))
+
+
+def as_json(trace: Trace) -> dict[str, Any]:
+    """Return a trace as JSON: a summary and its span tree (`faultyard traces --json`, the console)."""
+
+    def node(span: Span) -> dict[str, Any]:
+        return {
+            "span_id": span.span_id,
+            "name": span.name,
+            "label": span.label,
+            "service": span.service,
+            "kind": span.kind,
+            "offset_ms": round((span.start_ns - trace.start_ns) / 1e6, 3),
+            "duration_ms": round(span.duration_ms, 3),
+            "status": span.status,
+            "error": span.error,
+            "attributes": span.attributes,
+            "children": [node(c) for c in span.children],
+        }
+
+    return {
+        "trace_id": trace.trace_id,
+        "root": trace.root.label,
+        "root_duration_ms": round(trace.root.duration_ms, 3),
+        "duration_ms": round(trace.duration_ms, 3),
+        "start": datetime.fromtimestamp(trace.start_ns / 1e9).isoformat(),
+        "services": trace.services,
+        "error": trace.has_error,
+        "spans": [node(r) for r in trace.roots],
+    }

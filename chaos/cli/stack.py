@@ -11,6 +11,9 @@ from pathlib import Path
 import click
 
 from chaos.cli.common import COMPOSE_CLI, current_stack, native_only
+from chaos.cli.traces import parse_since_s
+from chaos.log_formats import LEVELS
+from chaos.logs import LogQuery, search_logs
 from chaos.monitoring.prometheus import PrometheusClient, PrometheusError
 from chaos.stack.service import ServiceState
 from chaos.stack.state_dir import tail
@@ -132,6 +135,23 @@ def _follow(path: Path, grep: str | None) -> Iterator[str]:
                 yield line.rstrip("\n")
 
 
+def _print_entries(
+    folder: Path, names: list[str], window_s: float | None, level: str, grep: str | None, lines: int
+) -> None:
+    """Print the newest `lines` entries of these services within the window, in time order."""
+    now = time.time()
+    start = now - window_s if window_s is not None else 0.0
+    query = LogQuery(start=start, end=now, min_level=level, text=grep, limit=lines)
+    answer = search_logs(folder, names, query)
+    for line in answer.lines:
+        moment = time.strftime("%H:%M:%S", time.localtime(line.time))
+        click.echo(f"{moment} {line.service:<16} {line.level:<8} {line.message}")
+    if answer.truncated:
+        click.echo(f"(the newest {lines}; more matched: raise --lines)", err=True)
+    if not answer.lines:
+        click.echo("no line matches", err=True)
+
+
 @click.command()
 @click.argument("service", required=False)
 @click.option(
@@ -146,8 +166,30 @@ def _follow(path: Path, grep: str | None) -> Iterator[str]:
     "-f", "--follow", is_flag=True, help="Keep printing new lines (Ctrl-C stops); needs SERVICE."
 )
 @click.option("--grep", metavar="TEXT", help="Only lines containing TEXT (searches the whole log).")
-def logs(service: str | None, lines: int, follow: bool, grep: str | None) -> None:
-    """Show a service's log (every service's when SERVICE is left out)."""
+@click.option(
+    "--since",
+    metavar="DURATION",
+    help="Only the last DURATION (30s, 10m, 2h), every service's lines merged in time order.",
+)
+@click.option(
+    "--level",
+    type=click.Choice(LEVELS, case_sensitive=False),
+    help="Only lines at least this severe (PostgreSQL's LOG counts as INFO), merged in time order.",
+)
+def logs(
+    service: str | None,
+    lines: int,
+    follow: bool,
+    grep: str | None,
+    since: str | None,
+    level: str | None,
+) -> None:
+    """Show a service's log (every service's when SERVICE is left out).
+
+    With --since or --level the lines are read as entries (a traceback stays with
+    its line), merged across services in time order: what the console shows for a
+    dashboard's range.
+    """
     native_only("logs", f"run `{COMPOSE_CLI} logs{' ' + service if service else ''}`")
     stack = current_stack(verbose=False)
     if service is not None and service not in stack.names():
@@ -158,6 +200,14 @@ def logs(service: str | None, lines: int, follow: bool, grep: str | None) -> Non
     if follow and service is None:
         raise click.UsageError("--follow needs a SERVICE")
     names = [service] if service else stack.names()
+    if since is not None or level is not None:
+        if follow:
+            raise click.UsageError("--follow reads new lines as they come: no --since or --level")
+        window_s = parse_since_s(since) if since is not None else None
+        _print_entries(
+            stack.state / "logs", names, window_s, (level or "DEBUG").upper(), grep, lines
+        )
+        return
     for name in names:
         path = stack.log_file(name)
         if not path.exists():

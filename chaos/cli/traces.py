@@ -6,13 +6,12 @@ import json
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import click
 
 from chaos.cli.common import shop_settings
 from chaos.durations import DurationError, parse_seconds
-from chaos.traces import Span, Trace, load_traces, select_traces
+from chaos.traces import Span, Trace, as_json, load_traces, select_traces
 
 #: A run of this many similar sibling spans (an N+1 loop) prints as one line.
 COLLAPSE_RUN = 3
@@ -94,36 +93,6 @@ def _similar_runs(children: list[Span]) -> list[list[Span]]:
         for run in runs
         for group in ([run] if len(run) >= COLLAPSE_RUN else [[s] for s in run])
     ]
-
-
-def as_json(trace: Trace) -> dict[str, Any]:
-    """Return a trace as JSON: a summary and its span tree."""
-
-    def node(span: Span) -> dict[str, Any]:
-        return {
-            "span_id": span.span_id,
-            "name": span.name,
-            "label": span.label,
-            "service": span.service,
-            "kind": span.kind,
-            "offset_ms": round((span.start_ns - trace.start_ns) / 1e6, 3),
-            "duration_ms": round(span.duration_ms, 3),
-            "status": span.status,
-            "error": span.error,
-            "attributes": span.attributes,
-            "children": [node(c) for c in span.children],
-        }
-
-    return {
-        "trace_id": trace.trace_id,
-        "root": trace.root.label,
-        "root_duration_ms": round(trace.root.duration_ms, 3),
-        "duration_ms": round(trace.duration_ms, 3),
-        "start": datetime.fromtimestamp(trace.start_ns / 1e9).isoformat(),
-        "services": trace.services,
-        "error": trace.has_error,
-        "spans": [node(r) for r in trace.roots],
-    }
 
 
 @click.command()

@@ -13,6 +13,7 @@ from flask import Flask, abort, jsonify, render_template, request, send_from_dir
 from werkzeug.exceptions import HTTPException
 
 from chaos.console.dashboards_api import api
+from chaos.console.evidence_api import evidence
 from chaos.dashboards.model import dashboard_names, load_dashboard
 from chaos.settings import StackSettings, load_stack_settings
 
@@ -31,6 +32,7 @@ def create_app(
     app.config["PROMETHEUS_URL"] = prometheus_url or settings.prometheus_url
     app.config["STACK"] = settings
     app.register_blueprint(api)
+    app.register_blueprint(evidence)
 
     @app.get("/")
     def index() -> str:

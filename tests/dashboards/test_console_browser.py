@@ -1,6 +1,7 @@
 """The console in headless Chromium (Debian's chromium and chromedriver, driven by selenium):
 the dashboards render with data after traffic and a fault, drag-to-zoom narrows the range,
-and the page formats values as the PNG renderer does."""
+the page formats values as the PNG renderer does, and a panel's logs link shows
+the range's log lines and traces, linked by trace id."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import math
 import shutil
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from chaos.dashboards.model import load_dashboard
 from chaos.dashboards.units import FORMATTERS, format_value
@@ -67,6 +69,17 @@ def _fetched_more_than(browser: webdriver.Chrome, count: int) -> None:
                 "return window.faultyardConsole && window.faultyardConsole.state.fetches;"
             )
             > count
+        )
+    )
+
+
+def _texts(browser: webdriver.Chrome, selector: str) -> list[str]:
+    """Return the text of every element the selector matches, read at one moment (no stale
+    element while the page re-renders the list)."""
+    return list(
+        browser.execute_script(
+            "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent);",
+            selector,
         )
     )
 
@@ -130,3 +143,46 @@ def test_the_page_formats_values_as_the_png_renderer_does(
         "return arguments[0].map(([v, u]) => window.faultyardUnits.formatValue(v, u));", cases
     )
     assert shown == [format_value(v, unit) for v, unit in cases]
+
+
+def test_a_panels_logs_link_shows_the_ranges_lines_and_traces_linked_by_trace_id(
+    stack: Stack, browser: webdriver.Chrome, observed: Observed
+) -> None:
+    start, end = observed.start - 5, time.time() + 5
+    browser.get(f"{stack.settings.console_url}/d/overview?from={start}&to={end}")
+    _fetched_more_than(browser, 0)
+    browser.find_element(By.CSS_SELECTOR, "a.panel-logs").click()
+    rows = "#logs tbody tr"
+    WebDriverWait(browser, WAIT_S).until(lambda b: b.find_elements(By.CSS_SELECTOR, rows))
+    WebDriverWait(browser, WAIT_S).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#traces li"))
+    shown = browser.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map(r => r.querySelector('.time').title);",
+        rows,
+    )
+    # Every line shown lies in the range (each time cell carries its moment, ISO 8601 in UTC).
+    moments = [datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp() for t in shown]
+    assert moments and all(start - 1 <= m <= end + 1 for m in moments), (start, end, shown[:3])
+    # A line logged inside a span links to its trace: a payment job's line, its trace recorded
+    # (a stream's access line may name a span still open, not written yet).
+    browser.find_element(By.ID, "evidence-text").send_keys("payment captured")
+    WebDriverWait(browser, WAIT_S).until(
+        lambda b: (
+            (found := b.find_elements(By.CSS_SELECTOR, f"{rows} .message"))
+            and all("payment captured" in c.text for c in found)
+        )
+    )
+    link = browser.find_element(By.CSS_SELECTOR, "#logs a.trace-link")
+    trace_id = link.get_attribute("title").removeprefix("trace ")
+    # Scrolled to the middle of its list first, as a person would: not under the sticky header.
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", link)
+    link.click()
+    picked = f"#picked-trace details[data-trace-id='{trace_id}'] .span-tree .span-row"
+    WebDriverWait(browser, WAIT_S).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, picked),
+        f"trace {trace_id}: {browser.find_element(By.ID, 'picked-trace').text!r}",
+    )
+    # The service filter keeps one service's lines.
+    browser.find_element(By.ID, "evidence-text").clear()
+    Select(browser.find_element(By.ID, "evidence-service")).select_by_value("app")
+    WebDriverWait(browser, WAIT_S).until(lambda b: set(_texts(b, f"{rows} .service")) == {"app"})
+    assert _severe_console_lines(browser) == []

@@ -25,6 +25,8 @@
     asked: 0, // the newest request: an older answer arriving late is dropped
   };
   const live = () => state.from === null;
+  const rangeListeners = []; // called when the user picks another range (not on live ticks)
+  let rangeKey = null;
 
   function currentRange() {
     if (!live()) return [state.from, state.to];
@@ -37,6 +39,13 @@
     if (live()) p.set("range", state.rangeS);
     else { p.set("from", state.from.toFixed(3)); p.set("to", state.to.toFixed(3)); }
     history.replaceState(null, "", `${location.pathname}?${p}`);
+  }
+
+  function notifyRangeChange() {
+    const key = live() ? `live ${state.rangeS}` : `${state.from} ${state.to}`;
+    if (key === rangeKey) return;
+    rangeKey = key;
+    for (const listener of rangeListeners) listener(currentRange(), live());
   }
 
   function showRange() {
@@ -80,8 +89,10 @@
     }
     el.className = `panel ${def.type}`;
     el.dataset.panelId = def.id;
-    el.innerHTML = "<h2></h2><div class='error'></div><div class='body'></div>";
-    el.querySelector("h2").textContent = def.title;
+    el.innerHTML = "<h2><span class='title'></span>" +
+      "<a class='panel-logs' href='#evidence' title='The log lines and traces of the range shown'>logs</a>" +
+      "</h2><div class='error'></div><div class='body'></div>";
+    el.querySelector("h2 .title").textContent = def.title;
     el.querySelector("h2").title = def.description || "";
     grid.appendChild(el);
     state.panels[def.id] = { def, el, plot: null };
@@ -162,6 +173,7 @@
   async function refresh() {
     setUrl();
     showRange();
+    notifyRangeChange();
     const [from, to] = currentRange();
     const status = document.getElementById("status");
     const asked = ++state.asked;
@@ -212,6 +224,10 @@
     setInterval(() => { if (live() && !document.hidden) refresh(); }, REFRESH_MS);
   }
 
-  window.faultyardConsole = { state, zoomTo, refresh, formatValue };
+  // evidence.js reads the range through these: the range logic lives here only.
+  window.faultyardConsole = {
+    state, zoomTo, refresh, formatValue, currentRange, isLive: live,
+    onRangeChange: (listener) => { rangeListeners.push(listener); },
+  };
   start();
 })();
