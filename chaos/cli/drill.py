@@ -29,7 +29,8 @@ def _emit(as_json: bool, data: dict[str, Any], lines: list[str]) -> None:
 def _where(state: DrillState) -> list[str]:
     settings = load_stack_settings()
     return [
-        f"  dashboards  {settings.console_url} (live); faultyard dashboard NAME (PNG); "
+        f"  dashboards  {settings.console_url} (live; this drill: {settings.console_url}/drill); "
+        "faultyard dashboard NAME (PNG); "
         f"Prometheus {settings.prometheus_url}",
         "  logs        faultyard logs [SERVICE] [--grep TEXT]",
         "  traces      faultyard traces --slowest 10",

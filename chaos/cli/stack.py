@@ -71,7 +71,7 @@ def up() -> None:
     click.echo(
         f"shop: {s.shop_url} (through the proxy; direct: {s.app_url})   state: {stack.state}"
     )
-    click.echo(f"console: {s.console_url} (the dashboards, live in a browser)")
+    click.echo(f"console: {s.console_url} (dashboards live, runs and drills in a browser)")
     click.echo(f"prometheus: {s.prometheus_url}   rq-dashboard: {s.rq_dashboard_url}")
 
 

@@ -13,7 +13,10 @@ from flask import Flask, abort, jsonify, render_template, request, send_from_dir
 from werkzeug.exceptions import HTTPException
 
 from chaos.console.dashboards_api import api
+from chaos.console.drill_api import drill_pages
 from chaos.console.evidence_api import evidence
+from chaos.console.runs_api import runs_api
+from chaos.console.runs_pages import runs_pages
 from chaos.dashboards.model import dashboard_names, load_dashboard
 from chaos.settings import StackSettings, load_stack_settings
 
@@ -33,6 +36,9 @@ def create_app(
     app.config["STACK"] = settings
     app.register_blueprint(api)
     app.register_blueprint(evidence)
+    app.register_blueprint(drill_pages)
+    app.register_blueprint(runs_api)
+    app.register_blueprint(runs_pages)
 
     @app.get("/")
     def index() -> str:

@@ -3,7 +3,7 @@
 The browser draws; this side reads the same dashboard JSON Grafana is provisioned with
 (chaos.dashboards.model), expands Grafana's built-in variables, and asks the stack's
 Prometheus for every panel of a time range in one call, with the fault windows the
-dashboard's annotation query shades.
+dashboard's annotation query shades and the phase changes of the runs in the range.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
+from chaos.console.run_marks import phase_marks
 from chaos.dashboards.faults import fault_windows
 from chaos.dashboards.model import Dashboard, DashboardError, Panel, dashboard_names, load_dashboard
 from chaos.dashboards.panel_data import fetch_panel
@@ -29,7 +30,8 @@ DEFAULT_RANGE_S = 15 * 60.0
 api = Blueprint("dashboards_api", __name__, url_prefix="/api")
 
 
-def _prometheus() -> PrometheusClient:
+def prometheus_client() -> PrometheusClient:
+    """Return a client of the console's Prometheus (10 s per query)."""
     return PrometheusClient(current_app.config["PROMETHEUS_URL"], timeout_s=10.0)
 
 
@@ -121,7 +123,7 @@ def dashboard_data(name: str) -> Any:
     board = _dashboard(name)
     start, end = time_range(request.args, time.time())
     step_s = step_for(end - start)
-    client = _prometheus()
+    client = prometheus_client()
     try:
         panels = {
             str(p.id): panel_json_data(client, p, start=start, end=end, step_s=step_s)
@@ -138,5 +140,6 @@ def dashboard_data(name: str) -> Any:
             "step": step_s,
             "panels": panels,
             "annotations": [{"from": w.start, "to": w.end, "label": w.label} for w in faults],
+            "marks": phase_marks(current_app.config["STACK"], start, end),
         }
     )

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from chaos.dashboards.faults import FaultWindow
-from chaos.dashboards.model import series_dashboard
+from chaos.dashboards.model import Dashboard, series_dashboard
 from chaos.errors import FaultyardError
 from chaos.scenarios import verdict
 from chaos.scenarios.journal import Journal, ProbeLog, Reading
@@ -36,13 +36,9 @@ def fault_window(journal: Journal) -> FaultWindow | None:
     return FaultWindow(min(applied), end, "fault" if journal.mode == "default" else "fault + fix")
 
 
-def render_panels(
-    journal: Journal, scenario: Scenario, prometheus_url: str, out_dir: Path
-) -> list[Path]:
-    """Draw one PNG per key series over the run, the fault window shaded; return their paths."""
-    from chaos.dashboards.render import render_dashboard  # matplotlib: only when drawing
-
-    board = series_dashboard(
+def key_series_board(scenario: Scenario) -> Dashboard:
+    """Return the scenario's key series as a dashboard of one panel each (report, console)."""
+    return series_dashboard(
         scenario.name,
         scenario.title,
         [(s.title, s.expr, GRAFANA_UNITS[s.unit]) for s in scenario.key_series],
@@ -51,6 +47,15 @@ def render_panels(
             for s in scenario.key_series
         ],
     )
+
+
+def render_panels(
+    journal: Journal, scenario: Scenario, prometheus_url: str, out_dir: Path
+) -> list[Path]:
+    """Draw one PNG per key series over the run, the fault window shaded; return their paths."""
+    from chaos.dashboards.render import render_dashboard  # matplotlib: only when drawing
+
+    board = key_series_board(scenario)
     window = fault_window(journal)
     end = journal.ended_at or max(p.end or p.start for p in journal.phases)
     return render_dashboard(

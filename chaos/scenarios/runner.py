@@ -8,6 +8,7 @@ what a signal does at each moment of a run.
 
 from __future__ import annotations
 
+import os
 import traceback
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +26,7 @@ from chaos.scenarios.model import Scenario
 from chaos.scenarios.panel import LineView, LivePanel, View
 from chaos.scenarios.phases import baseline, inject, observe, preflight, recovery, report, rollback
 from chaos.scenarios.phases.context import RunContext, RunError
+from chaos.scenarios.run_index import RunEntry, record_run
 from chaos.scenarios.signals import Interrupted
 from chaos.stack.manager import Stack
 
@@ -176,6 +178,11 @@ def run_scenario(
     """Run a scenario with a live panel (or plain lines) on `console`; return its journal."""
     out_dir = report_dir(options.report_root, scenario.name)
     journal = new_journal(scenario, options, out_dir)
+    assert journal.path is not None
+    record_run(stack.settings, RunEntry(
+        id=out_dir.name, scenario=scenario.name, mode=journal.mode, started_at=journal.started_at,
+        journal=str(journal.path.resolve()), pid=os.getpid(),
+    ))  # fmt: skip
     view: View = (
         LivePanel(console, journal, scenario, stack.settings.prometheus_url)
         if live

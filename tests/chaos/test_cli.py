@@ -67,7 +67,8 @@ def test_a_second_up_sees_the_running_stack(cli_env: dict[str, str]) -> None:
     assert "starting" not in result.stderr
     console = cli_env["FAULTYARD_CONSOLE_PORT"]
     assert (
-        f"console: http://127.0.0.1:{console} (the dashboards, live in a browser)" in result.stdout
+        f"console: http://127.0.0.1:{console} (dashboards live, runs and drills in a browser)"
+        in result.stdout
     )
 
 

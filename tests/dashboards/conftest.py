@@ -11,11 +11,13 @@ import pytest
 import requests
 from redis import Redis
 from rq import Queue, Retry
+from selenium import webdriver
 
 from chaos.errors import ToxiproxyNotFoundError
 from chaos.stack.manager import Stack
 from chaos.stack.services import services
 from chaos.toxiproxy import ToxiproxyClient
+from tests.dashboards.chromium import chromium
 
 TRAFFIC_S = 12.0
 TOXIC = "dashboards_test_latency"
@@ -92,3 +94,10 @@ def observed(stack: Stack) -> Iterator[Observed]:
             toxiproxy.remove_toxic("postgres", TOXIC)
         http.close()
     yield Observed(start, toxic_on, toxic_off, time.time(), frozenset(statuses))
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[webdriver.Chrome]:
+    """One headless Chromium for the console's browser tests."""
+    with chromium() as driver:
+        yield driver

@@ -6,12 +6,9 @@ the range's log lines and traces, linked by trace id."""
 from __future__ import annotations
 
 import math
-import shutil
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from selenium import webdriver
@@ -22,70 +19,16 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from chaos.dashboards.model import load_dashboard
 from chaos.dashboards.units import FORMATTERS, format_value
 from chaos.stack.manager import Stack
+from tests.dashboards.chromium import (
+    WAIT_S,
+    fetched_more_than,
+    severe_console_lines,
+    texts,
+    view_state,
+)
 from tests.dashboards.conftest import Observed
 
 pytestmark = pytest.mark.slow
-
-WAIT_S = 30
-
-
-def _program(name: str) -> str:
-    path = shutil.which(name)
-    assert path, f"{name} not found: `make setup` installs Debian's chromium and chromium-driver"
-    return path
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = _program("chromium")
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--window-size=1600,1400", "--disable-gpu"):  # fmt: skip
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    service = webdriver.ChromeService(executable_path=_program("chromedriver"))
-    driver = webdriver.Chrome(options=options, service=service)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def _state(browser: webdriver.Chrome) -> dict[str, Any]:
-    return dict(
-        browser.execute_script(
-            "const s = window.faultyardConsole.state;"
-            "return {from: s.from, to: s.to, fetches: s.fetches, errors: s.errors,"
-            " annotations: s.annotations, lastFrom: s.lastData && s.lastData.from,"
-            " lastTo: s.lastData && s.lastData.to};"
-        )
-    )
-
-
-def _fetched_more_than(browser: webdriver.Chrome, count: int) -> None:
-    WebDriverWait(browser, WAIT_S).until(
-        lambda b: (
-            b.execute_script(
-                "return window.faultyardConsole && window.faultyardConsole.state.fetches;"
-            )
-            > count
-        )
-    )
-
-
-def _texts(browser: webdriver.Chrome, selector: str) -> list[str]:
-    """Return the text of every element the selector matches, read at one moment (no stale
-    element while the page re-renders the list)."""
-    return list(
-        browser.execute_script(
-            "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent);",
-            selector,
-        )
-    )
-
-
-def _severe_console_lines(browser: webdriver.Chrome) -> list[str]:
-    return [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
 
 
 def test_the_overview_renders_every_panel_with_data_and_the_fault(
@@ -93,7 +36,7 @@ def test_the_overview_renders_every_panel_with_data_and_the_fault(
 ) -> None:
     start, end = observed.start - 5, time.time() + 5
     browser.get(f"{stack.settings.console_url}/d/overview?from={start}&to={end}")
-    _fetched_more_than(browser, 0)
+    fetched_more_than(browser, 0)
     board = load_dashboard("overview")
     panels = [p for p in board.panels if not p.is_row]
     for panel in panels:
@@ -105,9 +48,9 @@ def test_the_overview_renders_every_panel_with_data_and_the_fault(
         else:
             value = element.find_element(By.CSS_SELECTOR, ".value").text
             assert value and value != "No data", panel.title
-    state = _state(browser)
+    state = view_state(browser)
     assert state["errors"] == [] and state["annotations"], state
-    assert _severe_console_lines(browser) == []
+    assert severe_console_lines(browser) == []
     shot = tmp_path / "overview.png"
     assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
 
@@ -117,25 +60,25 @@ def test_dragging_across_a_chart_zooms_into_that_stretch(
 ) -> None:
     start, end = observed.start - 30, time.time()
     browser.get(f"{stack.settings.console_url}/d/database?from={start}&to={end}")
-    _fetched_more_than(browser, 0)
+    fetched_more_than(browser, 0)
     chart = browser.find_element(By.CSS_SELECTOR, ".panel.timeseries .u-over")
     width = chart.size["width"]
     ActionChains(browser).move_to_element_with_offset(chart, -width // 4, 0).click_and_hold()\
         .move_by_offset(width // 2, 0).release().perform()  # fmt: skip
-    _fetched_more_than(browser, 1)
-    state = _state(browser)
+    fetched_more_than(browser, 1)
+    state = view_state(browser)
     assert start < state["from"] < state["to"] < end, state
     assert state["to"] - state["from"] < (end - start) * 0.7, state
     assert math.isclose(state["lastFrom"], state["from"]), state  # the data of the new range
     assert f"from={state['from']:.3f}" in browser.current_url
-    assert _severe_console_lines(browser) == []
+    assert severe_console_lines(browser) == []
 
 
 def test_the_page_formats_values_as_the_png_renderer_does(
     stack: Stack, browser: webdriver.Chrome
 ) -> None:
     browser.get(f"{stack.settings.console_url}/d/runtime")
-    _fetched_more_than(browser, 0)
+    fetched_more_than(browser, 0)
     values = [0.0, 0.000123, 0.0042, 0.25, 1.0, 12.5, 999.0, 1234.0, 56789.0, 3.2e6, 7.5e9,
               -0.5, 4096.0, 1.5e12]  # fmt: skip
     cases = [(v, unit) for unit in [*FORMATTERS, "unknown"] for v in values]
@@ -150,7 +93,7 @@ def test_a_panels_logs_link_shows_the_ranges_lines_and_traces_linked_by_trace_id
 ) -> None:
     start, end = observed.start - 5, time.time() + 5
     browser.get(f"{stack.settings.console_url}/d/overview?from={start}&to={end}")
-    _fetched_more_than(browser, 0)
+    fetched_more_than(browser, 0)
     browser.find_element(By.CSS_SELECTOR, "a.panel-logs").click()
     rows = "#logs tbody tr"
     WebDriverWait(browser, WAIT_S).until(lambda b: b.find_elements(By.CSS_SELECTOR, rows))
@@ -184,5 +127,5 @@ def test_a_panels_logs_link_shows_the_ranges_lines_and_traces_linked_by_trace_id
     # The service filter keeps one service's lines.
     browser.find_element(By.ID, "evidence-text").clear()
     Select(browser.find_element(By.ID, "evidence-service")).select_by_value("app")
-    WebDriverWait(browser, WAIT_S).until(lambda b: set(_texts(b, f"{rows} .service")) == {"app"})
-    assert _severe_console_lines(browser) == []
+    WebDriverWait(browser, WAIT_S).until(lambda b: set(texts(b, f"{rows} .service")) == {"app"})
+    assert severe_console_lines(browser) == []

@@ -1,5 +1,6 @@
-// A provisioned Grafana dashboard drawn with uPlot from /api/dashboards/NAME/data:
-// live (every 5 s) or a fixed range, drag-to-zoom, fault windows shaded red.
+// A provisioned Grafana dashboard (or a run's key series) drawn with uPlot from
+// SOURCE/data, SOURCE being the grid's data-source (/api/dashboards/NAME, /api/runs/ID/board):
+// live (every 5 s) or a fixed range, drag-to-zoom, fault windows shaded red, run phases marked.
 (function () {
   "use strict";
   const REFRESH_MS = 5000; // the dashboards' own "refresh": at most every 5 s
@@ -11,14 +12,19 @@
                              yellow: "#fade2a", blue: "#5794f2" };
   const formatValue = window.faultyardUnits.formatValue;
   const grid = document.getElementById("grid");
-  const name = grid.dataset.dashboard;
+  const source = grid.dataset.source;
   const params = new URLSearchParams(location.search);
+  // The page's own range (a finished run's span) unless the address names one.
+  const named = params.has("from") || params.has("range");
+  const firstFrom = named ? params.get("from") : grid.dataset.from;
+  const firstTo = named ? params.get("to") : grid.dataset.to;
   const state = {
-    rangeS: Number(params.get("range")) || 900,
-    from: params.has("from") ? Number(params.get("from")) : null,
-    to: params.has("to") ? Number(params.get("to")) : null,
+    rangeS: Number(params.get("range")) || Number(grid.dataset.range) || 900,
+    from: firstFrom ? Number(firstFrom) : null,
+    to: firstFrom && firstTo ? Number(firstTo) : null,
     panels: {}, // id -> {def, el, plot}
     annotations: [],
+    marks: [], // run phases: {at, label}
     lastData: null,
     fetches: 0,
     errors: [],
@@ -70,6 +76,25 @@
     ctx.restore();
   }
 
+  function markPhases(u) {
+    const ctx = u.ctx;
+    ctx.save();
+    ctx.strokeStyle = "rgba(87, 148, 242, 0.8)";
+    ctx.fillStyle = "rgba(87, 148, 242, 0.9)";
+    ctx.setLineDash([4, 4]);
+    ctx.font = `${10 * devicePixelRatio}px sans-serif`;
+    for (const m of state.marks) {
+      const x = u.valToPos(m.at, "x", true);
+      if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
+      ctx.beginPath();
+      ctx.moveTo(x, u.bbox.top);
+      ctx.lineTo(x, u.bbox.top + u.bbox.height);
+      ctx.stroke();
+      ctx.fillText(m.phase || m.label, x + 3, u.bbox.top + 12 * devicePixelRatio);
+    }
+    ctx.restore();
+  }
+
   function zoomTo(from, to) {
     if (!(to - from >= 1)) return;
     state.from = from;
@@ -115,6 +140,7 @@
       }))],
       hooks: {
         drawClear: [shadeFaults],
+        draw: [markPhases],
         setSelect: [(u) => {
           if (u.select.width < 5) return;
           const from = u.posToVal(u.select.left, "x");
@@ -179,7 +205,7 @@
     const asked = ++state.asked;
     let data;
     try {
-      const answer = await fetch(`/api/dashboards/${name}/data?from=${from}&to=${to}`);
+      const answer = await fetch(`${source}/data?from=${from}&to=${to}`);
       data = await answer.json();
       if (!answer.ok) throw new Error(data.error || answer.statusText);
     } catch (exc) {
@@ -190,6 +216,7 @@
     if (asked !== state.asked) return; // a newer range was asked for meanwhile
     status.textContent = `updated ${new Date().toLocaleTimeString()}`;
     state.annotations = data.annotations;
+    state.marks = data.marks || [];
     state.lastData = data;
     for (const [id, entry] of Object.entries(state.panels)) {
       const panel = data.panels[id] || { series: [], error: "no data" };
@@ -201,7 +228,7 @@
   }
 
   async function start() {
-    const answer = await fetch(`/api/dashboards/${name}`);
+    const answer = await fetch(source);
     const board = await answer.json();
     for (const def of board.panels) makePanel(def);
     const select = document.getElementById("range");
