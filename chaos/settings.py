@@ -189,6 +189,14 @@ class StackSettings(BaseSettings):
     def _url_host(self) -> str:
         return f"[{self.host}]" if ":" in self.host else self.host
 
+    def as_env(self) -> dict[str, str]:
+        """Return the FAULTYARD_* variables that give another process these settings."""
+        return {
+            f"FAULTYARD_{name.upper()}": str(value)
+            for name, value in self.model_dump().items()
+            if value is not None
+        }
+
     def child_env(self, *, shop: bool = True) -> dict[str, str]:
         """Return the environment a process of the stack starts with.
 
@@ -198,6 +206,9 @@ class StackSettings(BaseSettings):
         """
         env = dict(os.environ)
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        # These very settings, however they were given (a test's stack passes its ports as
+        # arguments): a child that reads them (the console starting a drill) acts on this stack.
+        env.update(self.as_env())
         env.update(FAULTYARD_STATE_DIR=str(self.state_path), PYTHONUNBUFFERED="1")
         if shop:
             env.update(

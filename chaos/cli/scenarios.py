@@ -256,10 +256,12 @@ def scenario(
     2 usage or environment error, 130 interrupted (after rolling back).
     """
     from chaos.cli.common import current_stack, refuse_during_drill
+    from chaos.scenarios.run_index import refuse_if_running
     from chaos.scenarios.runner import RunOptions, run_scenario
 
     refuse_during_drill("no scenario runs")
     chosen = get_scenario(name)
+    refuse_if_running(load_stack_settings(), f"{name} cannot start")
     options = RunOptions(
         fixed=fixed, duration_s=duration, users=users, seed=seed, report_root=report_dir
     )

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 
 from chaos.console.auth import require_admin
-from chaos.console.run_launcher import reports_root
+from chaos.console.run_launcher import reports_root, starting
 from chaos.dashboards.model import dashboard_names, load_dashboard
 from chaos.drill.grading import HINT_COST
 from chaos.drill.picker import DIFFICULTIES, QUIET_DELAY_S, DrillPlanError
@@ -102,6 +102,7 @@ def drill_status() -> Any:
             "components": list(COMPONENTS),
             "difficulties": list(DIFFICULTIES),
             "max_hints": session.MAX_HINTS,
+            "hints": session.hints_taken(state) if state is not None else [],
             "hint_cost": HINT_COST,
             "supervisor_alive": state is not None and supervisor_alive(state),
             "clock": _clock(state) if state is not None else None,
@@ -181,14 +182,16 @@ def start_drill() -> Any:
         _optional(body, "difficulty", str, "a difficulty"), list(DIFFICULTIES), "difficulty"
     )
     seed = _optional(body, "seed", int, "a whole number")
-    state = session.start(
-        Stack(_settings()),
-        seed=seed,
-        difficulty=difficulty,  # type: ignore[arg-type]
-        scenario_from=_scenario_from(body),
-        quiet_delay_s=_quiet_delay(body),
-        report_root=reports_root(),
-    )
+    scenario_from, quiet_delay_s = _scenario_from(body), _quiet_delay(body)
+    with starting(_settings()):  # not while a run from this console is getting listed
+        state = session.start(
+            Stack(_settings()),
+            seed=seed,
+            difficulty=difficulty,  # type: ignore[arg-type]
+            scenario_from=scenario_from,
+            quiet_delay_s=quiet_delay_s,
+            report_root=reports_root(),
+        )
     return jsonify(_public(state))
 
 

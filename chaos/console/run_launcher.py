@@ -8,22 +8,25 @@ itself in the stack's run index, and answers its id. Its terminal output goes to
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-
-import psutil
 
 from chaos.drill.state import in_progress
 from chaos.errors import FaultyardError
-from chaos.scenarios.run_index import RunEntry, recent_runs
+from chaos.scenarios.run_index import RunEntry, RunInProgressError, recent_runs, refuse_if_running
 from chaos.settings import StackSettings
 
 #: Where the console's runs put their reports: FAULTYARD_REPORTS_DIR, else the checkout's reports/.
 DEFAULT_REPORTS = Path(__file__).resolve().parents[2] / "reports"
 RUNS_LOG = "console-runs.log"
+STARTING_LOCK = ".console-starting.lock"
 #: How long the run may take to list itself (imports, and the stack brought up if it was down).
 LIST_TIMEOUT_S = 60.0
 
@@ -37,39 +40,42 @@ def reports_root() -> Path:
     return Path(os.environ.get("FAULTYARD_REPORTS_DIR") or DEFAULT_REPORTS).resolve()
 
 
-def running_run(settings: StackSettings) -> RunEntry | None:
-    """Return the run in progress (its journal not ended and its process alive), None if none."""
-    for entry in recent_runs(settings, limit=10):
-        journal = entry.load_journal() or {}
-        if journal.get("ended_at") is None and _alive(entry.pid):
-            return entry
-    return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
 def refuse_if_busy(settings: StackSettings) -> None:
     """Raise RunRefused while a drill, a run, or any other fault-injecting process is on."""
     from chaos.scenarios.cleanup import read_active  # loads the injector's clients: not at start
 
     if in_progress(settings) is not None:
         raise RunRefused("a drill is running: no scenario runs until it ends")
-    busy = running_run(settings)
-    if busy is not None:
-        raise RunRefused(f"the run {busy.id} is in progress; wait for it to end")
+    try:
+        refuse_if_running(settings, "no run starts now")
+    except RunInProgressError as exc:
+        raise RunRefused(str(exc)) from None
     active = read_active(settings)
     if active is not None and active.runner_alive():
         raise RunRefused(f"{active.scenario} (pid {active.pid}) is injecting faults; wait for it")
 
 
+@contextmanager
+def starting(settings: StackSettings) -> Iterator[None]:
+    """Hold the console's start lock: one run or drill at a time gets from "nothing is
+    running" to "it is listed" (a double click, a second tab)."""
+    settings.state_path.mkdir(parents=True, exist_ok=True)
+    with (settings.state_path / STARTING_LOCK).open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def start_run(settings: StackSettings, scenario: str, *, fixed: bool) -> RunEntry:
     """Start `faultyard scenario` detached; return its index entry once it has one."""
-    refuse_if_busy(settings)
+    with starting(settings):
+        refuse_if_busy(settings)
+        return _spawn(settings, scenario, fixed=fixed)
+
+
+def _spawn(settings: StackSettings, scenario: str, *, fixed: bool) -> RunEntry:
     argv = [
         sys.executable,
         "-m",
@@ -93,6 +99,7 @@ def start_run(settings: StackSettings, scenario: str, *, fixed: bool) -> RunEntr
             env={**os.environ, "FAULTYARD_STATE_DIR": str(settings.state_path)},
             start_new_session=True,  # outlives the console's worker
         )
+    threading.Thread(target=runner.wait, daemon=True).start()  # reaped when it ends
     deadline = time.monotonic() + LIST_TIMEOUT_S
     while time.monotonic() < deadline:
         entry = next((r for r in recent_runs(settings, limit=5) if r.pid == runner.pid), None)

@@ -20,7 +20,7 @@ from chaos.console.dashboards_api import (
     step_for,
     time_range,
 )
-from chaos.console.run_launcher import RunRefused, running_run, start_run
+from chaos.console.run_launcher import RunRefused, start_run
 from chaos.console.run_marks import journal_fault_window, journal_marks
 from chaos.drill.state import in_progress
 from chaos.errors import FaultyardError
@@ -28,7 +28,7 @@ from chaos.monitoring.prometheus import PrometheusError
 from chaos.scenarios.catalogue import load_catalogue
 from chaos.scenarios.model import Scenario
 from chaos.scenarios.report import key_series_board
-from chaos.scenarios.run_index import RunEntry, find_run, recent_runs
+from chaos.scenarios.run_index import RunEntry, find_run, recent_runs, running_run
 from chaos.settings import StackSettings
 
 runs_api = Blueprint("runs_api", __name__, url_prefix="/api")
@@ -69,6 +69,7 @@ def run_or_404(run_id: str) -> tuple[RunEntry, dict[str, Any]]:
 def run_summary(entry: RunEntry, journal: dict[str, Any]) -> dict[str, Any]:
     """Return a run as the runs list shows it."""
     phases = journal.get("phases", [])
+    ended = journal.get("ended_at") is not None
     return {
         "id": entry.id,
         "scenario": entry.scenario,
@@ -78,6 +79,8 @@ def run_summary(entry: RunEntry, journal: dict[str, Any]) -> dict[str, Any]:
         "phase": phases[-1]["name"] if phases else None,
         "verdict": journal.get("verdict"),
         "exit_code": journal.get("exit_code"),
+        # Not ended, and its process gone (killed): it will never end.
+        "stopped": not ended and not entry.process_alive(),
     }
 
 
@@ -106,7 +109,7 @@ def show_run(run_id: str) -> Any:
     """One run's journal as it stands (its scenario's definition left out), live while it runs."""
     entry, journal = run_or_404(run_id)
     journal.pop("definition", None)
-    report_ready = journal.get("ended_at") is not None and journal.get("report_dir") is not None
+    report_ready = (entry.folder / "report.md").is_file() and journal.get("ended_at") is not None
     return jsonify(
         {
             **run_summary(entry, journal),

@@ -21,6 +21,8 @@ runs_pages = Blueprint("runs_pages", __name__)
 MARGIN_S = 30.0
 #: What a report folder may serve: the report's pictures, its journal and Locust's tables.
 SERVED_SUFFIXES = {".png", ".json", ".csv", ".md", ".log"}
+#: Those that hold the scenario's guide or answer key (hidden while a drill runs).
+GUIDE_SUFFIXES = {".json", ".md"}
 
 
 def _boards() -> list[Any]:
@@ -62,10 +64,10 @@ def run_page(run_id: str) -> str:
 @runs_pages.get("/runs/<run_id>/report/")
 def report_page(run_id: str) -> str:
     """The run's report.md as HTML (its pictures are relative: the address ends with a slash)."""
-    _, journal = run_or_404(run_id)
-    folder = Path(journal.get("report_dir") or "")
+    entry, _ = run_or_404(run_id)
+    _refuse_during_drill()
     try:
-        text = (folder / "report.md").read_text()
+        text = (entry.folder / "report.md").read_text()
     except OSError:
         abort(404, description=f"run {run_id} has no report yet")
     html = MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
@@ -75,8 +77,17 @@ def report_page(run_id: str) -> str:
 @runs_pages.get("/runs/<run_id>/report/<name>")
 def report_file(run_id: str, name: str) -> Any:
     """A file of the run's report folder (a panel's PNG, the journal, Locust's CSV)."""
-    _, journal = run_or_404(run_id)
-    folder = Path(journal.get("report_dir") or "")
-    if Path(name).suffix not in SERVED_SUFFIXES or not (folder / name).is_file():
+    entry, _ = run_or_404(run_id)
+    suffix = Path(name).suffix
+    if suffix in GUIDE_SUFFIXES:
+        _refuse_during_drill()
+    if suffix not in SERVED_SUFFIXES or not (entry.folder / name).is_file():
         abort(404, description=f"no {name} in run {run_id}'s report")
-    return send_from_directory(folder, name)
+    return send_from_directory(entry.folder, name)
+
+
+def _refuse_during_drill() -> None:
+    # A report holds its scenario's page, guide and answer key: a drill's page matched to a
+    # past run's would give the answer away.
+    if drill_running():
+        abort(409, description="reports are hidden while a drill runs (they hold the guides)")

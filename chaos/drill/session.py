@@ -35,6 +35,7 @@ from chaos.drill.state import (
 from chaos.scenarios.catalogue import load_catalogue
 from chaos.scenarios.cleanup import read_active, undo_crashed_run
 from chaos.scenarios.model import Scenario
+from chaos.scenarios.run_index import RunInProgressError, refuse_if_running
 from chaos.scenarios.runner import report_dir
 from chaos.settings import StackSettings
 from chaos.stack.manager import Stack
@@ -66,6 +67,10 @@ def start(
     active = read_active(settings)
     if active is not None and active.runner_alive():
         raise DrillError(f"a scenario run is in progress (pid {active.pid}); wait for it to end")
+    try:
+        refuse_if_running(settings, "no drill starts now")
+    except RunInProgressError as exc:
+        raise DrillError(str(exc)) from None
     stack.up()
     hide_listings(settings, False)  # a killed drill's, so that the sweep can read the switches
     undo_crashed_run(stack)  # a killed run's or drill's faults
@@ -192,9 +197,16 @@ def hint(settings: StackSettings) -> tuple[int, str]:
         taken.append(state.hints_used)
 
     state = update(settings, use)
+    return taken[0], hints_taken(state)[taken[0] - 1]
+
+
+def hints_taken(state: DrillState) -> list[str]:
+    """Return the texts of the hints taken so far (already shown: they may be shown again)."""
+    if state.injected_at is None or state.hints_used == 0:
+        return []
     guide = page_scenario(state).guide
     hints = [guide.where_to_look[0], guide.what_you_will_see[0], guide.where_to_look[-1]]
-    return taken[0], hints[taken[0] - 1]
+    return hints[: state.hints_used]
 
 
 def choices(state: DrillState) -> list[str]:

@@ -26,7 +26,7 @@ from chaos.scenarios.model import Scenario
 from chaos.scenarios.panel import LineView, LivePanel, View
 from chaos.scenarios.phases import baseline, inject, observe, preflight, recovery, report, rollback
 from chaos.scenarios.phases.context import RunContext, RunError
-from chaos.scenarios.run_index import RunEntry, record_run
+from chaos.scenarios.run_index import RunEntry, record_run, this_process_started
 from chaos.scenarios.signals import Interrupted
 from chaos.stack.manager import Stack
 
@@ -181,7 +181,7 @@ def run_scenario(
     assert journal.path is not None
     record_run(stack.settings, RunEntry(
         id=out_dir.name, scenario=scenario.name, mode=journal.mode, started_at=journal.started_at,
-        journal=str(journal.path.resolve()), pid=os.getpid(),
+        journal=str(journal.path.resolve()), pid=os.getpid(), pid_started=this_process_started(),
     ))  # fmt: skip
     view: View = (
         LivePanel(console, journal, scenario, stack.settings.prometheus_url)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from chaos.errors import ConfigError
@@ -55,3 +57,14 @@ def test_bad_values_name_the_variable(
     monkeypatch.setenv(var, value)
     with pytest.raises(ConfigError, match=message):
         load_stack_settings()
+
+
+def test_a_stack_process_reads_the_settings_the_stack_was_given(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A test's stack gets its ports as arguments, not from the environment; its console
+    # (which may start a drill on it) must still act on that stack, not on the defaults.
+    given = load_stack_settings(state_dir=tmp_path, pg_port=23456, console_port=23457, rq_workers=1)
+    for name, value in given.child_env(shop=False).items():
+        monkeypatch.setenv(name, value)
+    assert load_stack_settings() == given.model_copy(update={"state_dir": given.state_path})

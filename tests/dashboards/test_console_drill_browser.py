@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from chaos.drill.state import load_current
@@ -58,8 +59,9 @@ def test_a_drill_is_started_answered_and_graded_through_the_page(
     assert browser.find_element(By.ID, "drill-clock").text, "the clock runs"
 
     browser.find_element(By.ID, "hint-button").click()
-    WebDriverWait(browser, WAIT_S).until(lambda b: texts(b, "#hints li"))
-    assert scenario.guide.where_to_look[0] in texts(browser, "#hints li")[0]
+    WebDriverWait(browser, WAIT_S).until(
+        lambda b: texts(b, "#hints li") == [scenario.guide.where_to_look[0]]
+    )
 
     right = scenario.answer.choices[scenario.answer.correct_choice]
     choices = texts(browser, "#cause-choices label")
@@ -70,10 +72,13 @@ def test_a_drill_is_started_answered_and_graded_through_the_page(
     )
     browser.find_element(By.ID, f"cause-choice-{number}").click()
     browser.find_element(By.ID, "answer-submit").click()
+    # Recorded, and the page redrawn: the buttons are enabled again once it has.
     WebDriverWait(browser, WAIT_S).until(
-        lambda b: "root_cause_choice" in (load_current(stack.settings) or object()).answers  # type: ignore[attr-defined]
+        lambda b: "root_cause_choice" in b.find_element(By.ID, "drill-answers").text
     )
-    browser.find_element(By.ID, "end-button").click()
+    WebDriverWait(browser, WAIT_S).until(
+        expected_conditions.element_to_be_clickable((By.ID, "end-button"))
+    ).click()
 
     # Graded as the CLI grades: detection, localisation and cause right, not mitigated, one hint.
     WebDriverWait(browser, GRADE_WAIT_S).until(

@@ -9,6 +9,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from chaos.console.run_launcher import LIST_TIMEOUT_S
 from chaos.scenarios.catalogue import load_catalogue
 from chaos.scenarios.journal import PHASES
 from chaos.stack.manager import Stack
@@ -41,10 +42,15 @@ def test_a_run_started_in_the_browser_is_followed_to_its_report(
     WebDriverWait(browser, WAIT_S).until(
         lambda b: "admin token" in b.find_element(By.ID, "run-error").text
     )
+    # The refusal is the only error the browser logs (Chromium reports every 401).
+    refusals = severe_console_lines(browser)
+    assert refusals and all("/api/runs" in line and "401" in line for line in refusals), refusals
     token = admin_token(stack.settings.state_path)
     assert token
     _start(browser, token)
-    WebDriverWait(browser, WAIT_S).until(lambda b: f"/runs/{SCENARIO}-" in b.current_url)
+    WebDriverWait(browser, LIST_TIMEOUT_S + 5).until(
+        lambda b: f"/runs/{SCENARIO}-" in b.current_url
+    )
 
     # Followed live: the verdict arrives with every phase listed, then the report's link.
     WebDriverWait(browser, RUN_LIMIT_S).until(

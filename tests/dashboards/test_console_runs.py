@@ -2,7 +2,7 @@
 
 No stack: the run index and the journals are the runner's own classes (record_run,
 Journal), so what the console reads is what a run writes. Starting a real run through
-the console is tried in the browser test (tests/dashboards/test_console_browser.py).
+the console is tried in the browser test (tests/dashboards/test_console_run_browser.py).
 """
 
 from __future__ import annotations
@@ -20,7 +20,15 @@ from chaos.console.run_marks import phase_marks
 from chaos.drill.state import DrillState, save
 from chaos.scenarios.catalogue import load_catalogue
 from chaos.scenarios.journal import FaultRecord, Journal
-from chaos.scenarios.run_index import RunEntry, recent_runs, record_run
+from chaos.scenarios.run_index import (
+    RunEntry,
+    RunInProgressError,
+    recent_runs,
+    record_run,
+    refuse_if_running,
+    running_run,
+    this_process_started,
+)
 from chaos.settings import StackSettings, load_stack_settings
 
 TOKEN = "test-token-0123456789"
@@ -30,7 +38,13 @@ T = 1_796_600_000.0
 
 
 def write_run(
-    settings: StackSettings, folder: Path, *, run_id: str, ended: bool, pid: int = 1
+    settings: StackSettings,
+    folder: Path,
+    *,
+    run_id: str,
+    ended: bool,
+    pid: int = 1,
+    pid_started: float | None = None,
 ) -> Journal:
     """Write a deadlock run's journal (three phases, one fault, one probe) and index it."""
     journal = Journal("deadlock", "default", {}, {"name": "deadlock"}, started_at=T)
@@ -46,7 +60,8 @@ def write_run(
                                           "![panel](deadlock-01-panel.png)\n<script>x</script>\n")  # fmt: skip
         (folder / "deadlock-01-panel.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     journal.save()
-    record_run(settings, RunEntry(run_id, "deadlock", "default", T, str(journal.path), pid))
+    entry = RunEntry(run_id, "deadlock", "default", T, str(journal.path), pid, pid_started)
+    record_run(settings, entry)
     return journal
 
 
@@ -69,7 +84,7 @@ def post_run(client: FlaskClient, body: Any, token: str | None = TOKEN) -> Any:
 
 
 def test_the_catalogue_shows_every_scenario_and_hides_the_guides_during_a_drill(
-    client: FlaskClient, settings: StackSettings
+    client: FlaskClient, settings: StackSettings, tmp_path: Path
 ) -> None:
     page = client.get("/scenarios").get_data(as_text=True)
     for scenario in CATALOGUE.values():
@@ -91,6 +106,14 @@ def test_the_catalogue_shows_every_scenario_and_hides_the_guides_during_a_drill(
     assert 'id="catalogue-hidden"' in page
     assert deadlock.guide.root_cause[:40] not in page.replace("&#39;", "'")
     assert deadlock.page[:40] not in page.replace("&#39;", "'")
+    (tmp_path / "r1").mkdir()
+    write_run(settings, tmp_path / "r1", run_id="past", ended=True)
+    for address in ("/runs/past/report/", "/runs/past/report/journal.json"):
+        refused = client.get(address)
+        assert refused.status_code == 409, address
+        assert b"hidden while a drill runs" in refused.data
+    with client.get("/runs/past/report/deadlock-01-panel.png") as picture:
+        assert picture.status_code == 200
     hidden = client.get("/api/scenarios").get_json()
     assert hidden["drill_running"] is True
     assert all(set(s) == {"name", "title", "difficulty"} for s in hidden["scenarios"])
@@ -105,9 +128,10 @@ def test_a_run_is_listed_followed_and_its_report_served(
     write_run(settings, tmp_path / "r1", run_id="deadlock-1", ended=True)
     runs = client.get("/api/runs").get_json()
     assert runs["running"] is None
-    assert runs["runs"][0] | {"started_at": T} == {
+    assert runs["runs"][0] == {
         "id": "deadlock-1", "scenario": "deadlock", "mode": "default", "started_at": T,
         "ended_at": T + 30, "phase": "inject", "verdict": "as expected", "exit_code": 0,
+        "stopped": False,
     }  # fmt: skip
     run = client.get("/api/runs/deadlock-1").get_json()
     assert [p["name"] for p in run["journal"]["phases"]] == ["preflight", "baseline", "inject"]
@@ -170,7 +194,9 @@ def test_starting_a_run_needs_the_token_a_known_scenario_and_no_run_in_progress(
     write_run(settings, tmp_path / "r2", run_id="deadlock-2", ended=False, pid=os.getpid())
     assert client.get("/api/runs").get_json()["running"] == "deadlock-2"
     busy = post_run(client, {"scenario": "deadlock"})
-    assert busy.status_code == 409 and "deadlock-2 is in progress" in busy.get_json()["error"]
+    assert busy.status_code == 409 and "deadlock-2 (pid" in busy.get_json()["error"]
+    with pytest.raises(RunInProgressError, match=r"no drill starts now: the run deadlock-2 \(pid"):
+        refuse_if_running(settings, "no drill starts now")
     assert client.get("/api/runs/deadlock-2").get_json()["report"] is None
 
 
@@ -185,3 +211,21 @@ def test_the_index_skips_runs_whose_journal_is_gone_and_lines_cut_short(
     with (settings.state_path / "runs.jsonl").open("a") as index:
         index.write('{"id": "cut", "scen')
     assert [run.id for run in recent_runs(settings)] == ["kept"]
+    # The next run's line starts on a line of its own: only the cut one is lost.
+    (tmp_path / "r3").mkdir()
+    write_run(settings, tmp_path / "r3", run_id="after", ended=True)
+    assert [run.id for run in recent_runs(settings)] == ["after", "kept"]
+
+
+def test_a_killed_run_shows_as_stopped_and_a_reused_pid_is_not_the_run(
+    client: FlaskClient, settings: StackSettings, tmp_path: Path
+) -> None:
+    (tmp_path / "r1").mkdir()
+    write_run(settings, tmp_path / "r1", run_id="killed", ended=False, pid=2**22 + 1)
+    (tmp_path / "r2").mkdir()
+    write_run(settings, tmp_path / "r2", run_id="reused", ended=False, pid=os.getpid(),
+              pid_started=this_process_started() - 3600)  # fmt: skip
+    listed = {run["id"]: run["stopped"] for run in client.get("/api/runs").get_json()["runs"]}
+    assert listed == {"killed": True, "reused": True}
+    assert running_run(settings) is None
+    refuse_if_running(settings, "nothing")  # no run in progress: no refusal

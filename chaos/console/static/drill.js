@@ -117,10 +117,11 @@
     const drill = data.drill;
     $("hints-used").textContent = drill.hints_used;
     $("hints-max").textContent = data.max_hints;
+    // The hints taken, wherever they were taken (this tab, another, the CLI).
     const given = new Map(storedHints(drill.id).map((h) => [h.hint, h.text]));
     const items = [];
     for (let n = 1; n <= drill.hints_used; n++) {
-      items.push(el("li", {}, given.get(n) || "(taken outside this tab)"));
+      items.push(el("li", {}, (data.hints || [])[n - 1] || given.get(n) || ""));
     }
     $("hints").replaceChildren(...items);
   }

@@ -54,12 +54,15 @@
 
   async function refresh() {
     const answer = await fetch(section.dataset.api);
+    if (answer.status === 404) return false; // gone from the index (its folder removed)
     if (!answer.ok) return true;
     const run = await answer.json();
     const journal = run.journal;
     const verdict = document.getElementById("run-verdict");
-    verdict.textContent = run.verdict ? `${run.verdict} (exit ${run.exit_code})` : `running: ${run.phase || "starting"}`;
-    verdict.className = `verdict ${run.exit_code === 0 ? "ok" : run.exit_code ? "bad" : ""}`;
+    verdict.textContent = run.verdict ? `${run.verdict} (exit ${run.exit_code})`
+      : run.stopped ? `stopped in ${run.phase}: its process is gone (killed?); \`faultyard reset\` undoes its faults`
+      : `running: ${run.phase || "starting"}`;
+    verdict.className = `verdict ${run.exit_code === 0 ? "ok" : run.exit_code || run.stopped ? "bad" : ""}`;
     showPhases(journal);
     showProbes(journal);
     showFaults(journal);
@@ -71,7 +74,7 @@
       followed = true;
       view.zoomTo(run.started_at - 30, run.ended_at + 30);
     }
-    return !ended || !run.report;
+    return !run.stopped && (!ended || !run.report);
   }
 
   async function follow() {

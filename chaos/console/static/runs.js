@@ -4,6 +4,7 @@
   const REFRESH_MS = 3000;
   const body = document.querySelector("#runs tbody");
   const time = (t) => new Date(t * 1000).toLocaleString();
+  let starting = false; // a start is on its way: one click, one run
 
   function cell(row, text, className) {
     const td = row.insertCell();
@@ -27,17 +28,21 @@
       cell(row, run.mode);
       cell(row, time(run.started_at));
       cell(row, run.ended_at ? "ended" : run.phase || "starting");
-      const verdict = run.verdict || (run.ended_at ? "-" : "running");
-      cell(row, verdict, run.exit_code === 0 ? "ok" : run.exit_code ? "bad" : "");
+      const verdict = run.verdict || (run.stopped ? "stopped (its process is gone)" : run.ended_at ? "-" : "running");
+      cell(row, verdict, run.exit_code === 0 ? "ok" : run.exit_code || run.stopped ? "bad" : "");
     }
     document.getElementById("runs-empty").hidden = data.runs.length > 0;
-    document.getElementById("run-start").disabled = Boolean(data.running);
+    document.getElementById("run-start").disabled = Boolean(data.running) || starting;
     document.getElementById("run-start").title = data.running ? `${data.running} is running` : "";
   }
 
   document.getElementById("start-run").addEventListener("submit", async (event) => {
     event.preventDefault();
     const error = document.getElementById("run-error");
+    const button = document.getElementById("run-start");
+    if (starting) return;
+    starting = true;
+    button.disabled = true;
     error.textContent = "starting ...";
     try {
       const run = await window.faultyardAdmin.post("/api/runs", {
@@ -47,6 +52,8 @@
       location.href = run.url;
     } catch (exc) {
       error.textContent = exc.message;
+      starting = false;
+      button.disabled = false;
     }
   });
 
