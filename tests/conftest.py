@@ -9,6 +9,7 @@ monkey.patch_all()
 import gc  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
+import signal  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -100,11 +101,16 @@ def stack_settings() -> Iterator[StackSettings]:
 def stack(stack_settings: StackSettings) -> Iterator[Stack]:
     """The whole native stack, started once for the session and stopped afterwards."""
     stack = Stack(stack_settings)
+    # SIGTERM (a cancelled CI job, `kill`) counts as Ctrl-C: pytest tears down, the stack stops.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         stack.up()
         yield stack
     finally:
-        stack.down()
+        try:
+            stack.down()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
 
 @pytest.fixture(scope="session")
