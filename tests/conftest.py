@@ -90,11 +90,13 @@ def reachable_temp_dir(prefix: str) -> Path:
 @pytest.fixture(scope="session")
 def stack_settings() -> Iterator[StackSettings]:
     state = reachable_temp_dir("faultyard-test-")
+    reports = Path(tempfile.mkdtemp(prefix="faultyard-test-reports-"))
     with pytest.MonkeyPatch.context() as patch:
         # Reports of runs no test names a folder for (the console's) stay out of the checkout.
-        patch.setenv("FAULTYARD_REPORTS_DIR", str(state / "reports"))
+        patch.setenv("FAULTYARD_REPORTS_DIR", str(reports))
         yield load_stack_settings(state_dir=state, **{name: free_port() for name in PORT_SETTINGS})
     shutil.rmtree(state, ignore_errors=True)
+    shutil.rmtree(reports, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
