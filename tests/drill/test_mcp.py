@@ -179,17 +179,18 @@ def test_an_agent_answering_from_the_key_scores_as_a_person_would(
         answered = await agent.data("drill_answer", something_wrong=True,
                                     component=scenario.answer.component, cause_choice=number)  # fmt: skip
         assert answered["status"] == "running" and answered["answers"]["root_cause_choice"] == right
-        await agent.data("drill_deploy_fix")
+        fixing = await agent.data("drill_deploy_fix")
+        assert fixing["status"] == "running"
         assert leaked(agent.seen, secrets_of(SCENARIO)) == []  # nothing named it while it ran
-        ended = await agent.until(
-            "drill_status", lambda s: s["status"] == "ended" and "grade" in s,
-            "the drill to verify the mitigation and end", timeout_s=150,
-        )  # fmt: skip
+        # Ended before the fix could be verified (the CLI's drill test waits for that: the
+        # same session code grades both): detection, localisation and cause, one hint.
+        ended = await agent.data("drill_end")
         grade = ended["grade"]
-        assert (grade["total"], grade["max_total"], grade["scenario"]) == (95, 100, SCENARIO)
-        assert [level["points"] for level in grade["levels"]] == [20, 20, 30, 30]
+        assert (grade["total"], grade["max_total"], grade["scenario"]) == (65, 100, SCENARIO)
+        assert [level["points"] for level in grade["levels"]] == [20, 20, 30, 0]
         report = Path(ended["report"]).read_text()
-        assert "**95 / 100**" in report and "hint 1 taken" in report
+        assert "**65 / 100**" in report and "hint 1 taken" in report
+        assert "asked to deploy the fix" in report
         assert "ran: faultyard logs app -n 5" in report and "ran: faultyard status" in report
         assert "no drill is running" in await agent.refused("drill_hint")
 
