@@ -26,7 +26,7 @@ ATTEMPT_KEY = "faultyard_attempt"
 
 
 class FailureMetricsMixin(BaseWorker):
-    """Count each failed attempt as a retry or as a permanent failure, as RQ decides, and
+    """Count each failed attempt as a retry or as a permanent failure, as RQ will decide, and
     observe how many attempts each job took once it is done (succeeded or out of retries).
 
     Mixed in before the worker class. RQ moves a job out of retries (or
@@ -42,24 +42,28 @@ class FailureMetricsMixin(BaseWorker):
         started_job_registry: Any = None,
         exc_string: str = "",
     ) -> None:
-        """Handle the failure as RQ does, then count it."""
+        """Count the failure, then handle it as RQ does.
+
+        Counted first: whoever sees the job in the failed registry (or its retry running)
+        also sees it counted (a test read the metrics in between, once).
+        """
         will_retry = job.should_retry and self._stopped_job_id != job.id
         attempts = attempts_of(job)
+        counter = metrics.JOB_RETRIES if will_retry else metrics.JOBS_FAILED_PERMANENTLY
+        counter.labels(job_label(job)).inc()
+        if not will_retry:
+            metrics.JOB_ATTEMPTS.labels(job_label(job)).observe(attempts)
         if will_retry:  # saved before RQ enqueues the retry, which another worker may take at once
             job.meta[ATTEMPT_KEY] = attempts + 1
             job.save_meta()
         super().handle_job_failure(
             job, queue=queue, started_job_registry=started_job_registry, exc_string=exc_string
         )
-        counter = metrics.JOB_RETRIES if will_retry else metrics.JOBS_FAILED_PERMANENTLY
-        counter.labels(job_label(job)).inc()
-        if not will_retry:
-            metrics.JOB_ATTEMPTS.labels(job_label(job)).observe(attempts)
 
     def handle_job_success(self, job: Job, queue: Queue, started_job_registry: Any) -> None:
-        """Handle the success as RQ does, then observe the attempts the job took."""
-        super().handle_job_success(job, queue, started_job_registry)
+        """Observe the attempts the job took, then handle the success as RQ does."""
         metrics.JOB_ATTEMPTS.labels(job_label(job)).observe(attempts_of(job))
+        super().handle_job_success(job, queue, started_job_registry)
 
 
 def attempts_of(job: Job) -> int:
