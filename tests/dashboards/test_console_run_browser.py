@@ -73,6 +73,14 @@ def test_a_run_started_in_the_browser_is_followed_to_its_report(
     seen = view_state(browser)
     assert [m["phase"] for m in seen["marks"]] == list(PHASES), seen["marks"]
     assert seen["from"] is not None and seen["annotations"], seen
+    # Every panel spans the range shown (not just where its own data is): they line up.
+    spans = browser.execute_script(
+        "const s = window.faultyardConsole.state;"
+        "return Object.values(s.panels).filter(p => p.plot)"
+        ".map(p => [p.plot.scales.x.min, p.plot.scales.x.max]);"
+    )
+    assert len(spans) == len(scenario.key_series), spans
+    assert all(span == [seen["lastFrom"], seen["lastTo"]] for span in spans), (spans, seen)
     for series in scenario.key_series:
         assert browser.find_elements(By.XPATH, f"//h2/span[text()={series.title!r}]"), series.title
 

@@ -128,7 +128,12 @@
     return {
       width, height,
       cursor: { drag: { x: true, y: false } },
-      scales: { y: { range: (u, min, max) => [entry.def.min ?? Math.min(min, 0), max > min ? max : min + 1] } },
+      scales: {
+        // Every panel spans the range asked for, not just where its own data is: panels
+        // line up, and a series that starts late shows as starting late.
+        x: { time: true, range: (u, min, max) => (state.lastData ? [state.lastData.from, state.lastData.to] : [min, max]) },
+        y: { range: (u, min, max) => [entry.def.min ?? Math.min(min, 0), max > min ? max : min + 1] },
+      },
       axes: [
         { stroke: "#8e8e8e", grid: { stroke: "#2c3235" } },
         { stroke: "#8e8e8e", grid: { stroke: "#2c3235" }, size: 70,
