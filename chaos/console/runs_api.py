@@ -15,7 +15,7 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from chaos.console.auth import require_admin
 from chaos.console.dashboards_api import (
     panel_json,
-    panel_json_data,
+    panels_data,
     prometheus_client,
     step_for,
     time_range,
@@ -24,7 +24,6 @@ from chaos.console.run_launcher import RunRefused, start_run
 from chaos.console.run_marks import journal_fault_window, journal_marks
 from chaos.drill.state import in_progress
 from chaos.errors import FaultyardError
-from chaos.monitoring.prometheus import PrometheusError
 from chaos.scenarios.catalogue import load_catalogue
 from chaos.scenarios.model import Scenario
 from chaos.scenarios.report import key_series_board
@@ -137,14 +136,7 @@ def run_board_data(run_id: str) -> Any:
     board = key_series_board(load_catalogue()[entry.scenario])
     start, end = time_range(request.args, time.time())
     step_s = step_for(end - start)
-    client = prometheus_client()
-    try:
-        panels = {
-            str(p.id): panel_json_data(client, p, start=start, end=end, step_s=step_s)
-            for p in board.panels
-        }
-    except PrometheusError as exc:
-        abort(502, description=f"Prometheus at {client.url}: {exc}")
+    panels = panels_data(prometheus_client(), board, start=start, end=end, step_s=step_s)
     window = journal_fault_window(journal)
     return jsonify(
         {

@@ -7,7 +7,6 @@
   const POLL_MS = 2000;
   const TICK_MS = 1000;
   const TOKEN_KEY = "faultyard-admin-token";
-  const HINTS_KEY = "faultyard-drill-hints:"; // + the drill's id: the hints this tab was given
   const ACTION_BUTTONS = ["start-button", "hint-button", "answer-submit", "deploy-fix-button",
                           "end-button", "give-up-button"];
   const STATUS_TEXT = {
@@ -71,21 +70,6 @@
     return data;
   }
 
-  // ---- hints this tab was given, per drill
-  function storedHints(id) {
-    try {
-      return JSON.parse(sessionStorage.getItem(HINTS_KEY + id)) || [];
-    } catch (exc) {
-      return [];
-    }
-  }
-
-  function storeHint(id, hint) {
-    const hints = storedHints(id).filter((h) => h.hint !== hint.hint);
-    hints.push(hint);
-    sessionStorage.setItem(HINTS_KEY + id, JSON.stringify(hints));
-  }
-
   // ---- drawing
   function statusText(data) {
     const drill = data.drill;
@@ -117,12 +101,8 @@
     const drill = data.drill;
     $("hints-used").textContent = drill.hints_used;
     $("hints-max").textContent = data.max_hints;
-    // The hints taken, wherever they were taken (this tab, another, the CLI).
-    const given = new Map(storedHints(drill.id).map((h) => [h.hint, h.text]));
-    const items = [];
-    for (let n = 1; n <= drill.hints_used; n++) {
-      items.push(el("li", {}, (data.hints || [])[n - 1] || given.get(n) || ""));
-    }
+    // The hints taken, wherever they were taken (this tab, another, the CLI): the API's.
+    const items = (data.hints || []).map((text) => el("li", {}, text));
     $("hints").replaceChildren(...items);
   }
 
@@ -264,10 +244,7 @@
     e.preventDefault();
     act("starting…", "start", startBody());
   });
-  $("hint-button").addEventListener("click", () => {
-    const id = view.data && view.data.drill && view.data.drill.id;
-    act("taking a hint…", "hint", {}, (hint) => { if (id) storeHint(id, hint); });
-  });
+  $("hint-button").addEventListener("click", () => act("taking a hint…", "hint", {}));
   $("answer-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const body = answerBody();
