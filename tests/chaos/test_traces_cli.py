@@ -145,6 +145,17 @@ def shop_state(tmp_path: Path) -> tuple[dict[str, str], dict[str, str]]:
 Traces = tuple[dict[str, str], dict[str, str]]
 
 
+def span_names(trace_json: dict[str, Any]) -> set[str]:
+    """The names of every span in a trace from `faultyard traces --json`."""
+    names: set[str] = set()
+    pending = list(trace_json["spans"])
+    while pending:
+        span = pending.pop()
+        names.add(span["name"])
+        pending.extend(span["children"])
+    return names
+
+
 def headers(output: str) -> list[str]:
     return [line.split()[1] for line in output.splitlines() if line.startswith("trace ")]
 
@@ -246,9 +257,11 @@ def test_traces_of_the_running_stack_show_requests_with_their_jobs(
         result = faultyard(cli_env, "traces", "--json", "--slowest", "1000", "--since", "1m")
         found = [t for t in json.loads(result.stdout or "[]") if t["trace_id"] == trace_id]
         services = " ".join(found[0]["services"]) if found else ""
-        # Each process exports on its own schedule: wait for the shop's, the relay's and a job's.
+        # Each process exports on its own schedule: wait for the shop's, the relay's and the
+        # job's own span. A span ends after its children, so the worker's Redis calls inside
+        # the job can be exported a batch before the job span that encloses them.
         complete = all(name in services for name in ("shop", "relay", "worker-"))
-        return found[0] if complete else None
+        return found[0] if complete and "job capture_payment" in span_names(found[0]) else None
 
     found = eventually(listed, "the checkout's trace to reach its payment job", timeout_s=30)
     assert isinstance(found, dict)
