@@ -184,7 +184,9 @@ def toxic_remove(name: str, proxy_name: str | None) -> None:
 
 @click.command()
 def reset() -> None:
-    """Undo every fault: toxics, disabled proxies, bug switches, runtime settings, indexes.
+    """Undo every fault: toxics, disabled proxies, switches, settings, indexes, processes.
+
+    A paused service is continued, a killed or terminated one started again.
 
     First what a scenario run or a drill killed mid-way left behind
     (STATE/scenario-active.json), such as a paused service. Refused while a drill runs.
@@ -201,7 +203,7 @@ def reset() -> None:
         )
     hide_listings(stack.settings, False)  # what a killed drill left
     for line in undo_crashed_run(stack):
-        click.echo(f"scenario: {line}")
+        click.echo(f"left over: {line}")
     injector = Injector(stack)
     injector.toxiproxy.reset()
     click.echo("proxies: every toxic removed, every proxy enabled")

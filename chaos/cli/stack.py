@@ -54,6 +54,17 @@ def print_proxies(client: ToxiproxyClient) -> None:
         click.echo(f"{p.name:<10} {p.listen} -> {p.upstream}{state:<12} {toxics or '-'}")
 
 
+def print_process_faults(state_path: Path) -> None:
+    """Print the process faults on (`faultyard kill|pause|term`), if any."""
+    from chaos.faults.process_log import faults_on
+
+    faults = faults_on(state_path)
+    if faults:
+        click.echo("\nPROCESS FAULTS (undone by `faultyard reset`)")
+        for fault in faults:
+            click.echo(f"  {fault.describe()}")
+
+
 @click.command()
 def up() -> None:
     """Start the native stack on 127.0.0.1 and wait until every service answers."""
@@ -98,7 +109,8 @@ def down() -> None:
 def status() -> None:
     """Show each service's health and the proxies' toxics; exit 1 if a service is down.
 
-    While a drill runs, the proxies and their toxics are hidden.
+    Then the process faults on (paused, killed or terminated services). While a
+    drill runs, the proxies, their toxics and the process faults are hidden.
     """
     stack = current_stack(verbose=False)
     states = stack.status()
@@ -110,6 +122,7 @@ def status() -> None:
     else:
         with contextlib.suppress(ToxiproxyError):  # the proxy's own row already says it is down
             print_proxies(ToxiproxyClient(stack.settings.toxiproxy_api_url, timeout_s=2))
+        print_process_faults(stack.settings.state_path)
     with contextlib.suppress(PrometheusError):  # likewise Prometheus's row
         print_scrape_targets(PrometheusClient(stack.settings.prometheus_url, timeout_s=2))
     if not all(s.healthy for s in states):

@@ -146,10 +146,10 @@ class GameDay:
         """The stack up, what a killed run left undone, the alerts of an earlier run resolved."""
         settings = self.stack.settings
         refuse_if_running(settings)
-        undone: list[str] = []
-        if read_active(settings) is not None:
-            # Before up(): a killed run's damage (a leaked pool) can make a service unhealthy.
-            undone = undo_active(Injector(self.stack))
+        # Before up(): a killed run's damage (a leaked pool) can make a service unhealthy, and
+        # a paused service never answers.
+        undone = undo_active(Injector(self.stack)) if read_active(settings) is not None else []
+        undone += Injector(self.stack).resume_stopped()
         self.stack.up()
         self.injector = Injector(self.stack)  # made again: up() may have written the admin token
         undone += undo_active(self.injector) + self.injector.sweep()

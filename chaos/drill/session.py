@@ -32,6 +32,7 @@ from chaos.drill.state import (
     supervisor_alive,
     update,
 )
+from chaos.faults.injector import Injector
 from chaos.scenarios.catalogue import load_catalogue
 from chaos.scenarios.cleanup import read_active, undo_crashed_run
 from chaos.scenarios.model import Scenario
@@ -71,6 +72,7 @@ def start(
         refuse_if_running(settings, "no drill starts now")
     except RunInProgressError as exc:
         raise DrillError(str(exc)) from None
+    Injector(stack).resume_stopped()  # a paused service never answers up()'s health check
     stack.up()
     hide_listings(settings, False)  # a killed drill's, so that the sweep can read the switches
     undo_crashed_run(stack)  # a killed run's or drill's faults

@@ -3,11 +3,14 @@
 - kind="toxic": a toxic on a Toxiproxy proxy (target = proxy, name = toxic name);
 - kind="proxy_down": a disabled proxy (target = proxy, name = "down");
 - kind="switch": a bug switch that is on (target = "shop", name = switch name);
-- kind="index": an index a schema fault dropped (target = "postgres", name = index name).
+- kind="index": an index a schema fault dropped (target = "postgres", name = index name);
+- kind="process": a paused, killed or terminated process (target = the service as named
+  in the fault, such as "redis" or "app:worker"; name = kill, pause or term).
 
 Toxics come from the Toxiproxy API, read in the background with a short
-timeout (see chaos.exporter.polling); switches and dropped indexes from their
-files in the state folder, read at each scrape (tiny local files that never block).
+timeout (see chaos.exporter.polling); switches, dropped indexes and process
+faults from their files in the state folder, read at each scrape (tiny local
+files that never block).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from prometheus_client.registry import Collector
 
 from chaos.exporter.polling import Poller
 from chaos.faults.index import dropped_indexes
+from chaos.faults.process_log import faults_on as process_faults_on
 from chaos.toxiproxy import ToxiproxyClient
 from target_app.public import SwitchBoard
 
@@ -57,6 +61,11 @@ def index_faults(state_dir: Path) -> list[Fault]:
     return [Fault("index", INDEX_TARGET, name) for name in dropped_indexes(state_dir)]
 
 
+def process_faults(state_dir: Path) -> list[Fault]:
+    """Return every process fault still on (a paused service, one killed and not started)."""
+    return [Fault("process", e.target, e.action) for e in process_faults_on(state_dir)]
+
+
 class FaultCollector(Collector):
     """Export faultyard_fault_active{kind,target,name} and faultyard_faults_active."""
 
@@ -76,7 +85,11 @@ class FaultCollector(Collector):
     def faults(self) -> list[Fault]:
         """Return the active faults the exporter knows of, sorted."""
         from_proxy = self.toxics.snapshot().value or []
-        local = switch_faults(self.board) + index_faults(self.state_dir)
+        local = (
+            switch_faults(self.board)
+            + index_faults(self.state_dir)
+            + process_faults(self.state_dir)
+        )
         return sorted(set(from_proxy) | set(local))
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
@@ -93,8 +106,8 @@ class FaultCollector(Collector):
         faults = self.faults()
         active = GaugeMetricFamily(
             "faultyard_fault_active",
-            "1 while a fault is on: a Toxiproxy toxic, a disabled proxy, a bug switch or a "
-            "dropped index.",
+            "1 while a fault is on: a Toxiproxy toxic, a disabled proxy, a bug switch, a "
+            "dropped index or a paused, killed or terminated process.",
             labels=["kind", "target", "name"],
         )
         for fault in faults:

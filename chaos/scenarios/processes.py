@@ -22,7 +22,7 @@ class ProcessFaultError(FaultyardError):
     """A process fault could not be applied: the service does not run."""
 
 
-def _stats() -> dict[int, tuple[str, int]]:
+def process_table() -> dict[int, tuple[str, int]]:
     """Return every process's (state, parent PID)."""
     found: dict[int, tuple[str, int]] = {}
     for entry in os.scandir("/proc"):
@@ -40,10 +40,10 @@ def _stats() -> dict[int, tuple[str, int]]:
 def tree(root: int, stats: dict[int, tuple[str, int]] | None = None) -> list[int]:
     """Return a process and all its descendants, parents first (empty if it is gone).
 
-    `stats` is a process table from `_stats()` already read, else it is read now.
+    `stats` is a process table from `process_table()` already read, else it is read now.
     """
     if stats is None:
-        stats = _stats()
+        stats = process_table()
     children: dict[int, list[int]] = defaultdict(list)
     for pid, (_state, ppid) in stats.items():
         children[ppid].append(pid)
@@ -57,7 +57,7 @@ def tree(root: int, stats: dict[int, tuple[str, int]] | None = None) -> list[int
 
 def stopped(root: int) -> list[int]:
     """Return the members of a process's tree that are stopped (SIGSTOP, state T)."""
-    stats = _stats()
+    stats = process_table()
     return [pid for pid in tree(root, stats) if stats[pid][0] == "T"]
 
 
@@ -67,7 +67,7 @@ def unstopped(root: int) -> list[int]:
     A child that exits while its parent is stopped stays a zombie (nobody reaps it)
     until the parent continues: it runs no more, and a SIGSTOP does not change its state.
     """
-    stats = _stats()
+    stats = process_table()
     return [pid for pid in tree(root, stats) if stats[pid][0] not in ("T", "t", "Z")]
 
 

@@ -204,6 +204,11 @@ class Stack:
             # recovering from a fault (the relay backs off while Redis is cut) gets the time
             # a start would get.
             pid = already.pid if already else EXTERNAL_PID
+            if already is not None and process.run_state(already.pid) == "T":
+                raise ServiceStartError(
+                    f"{svc.name} is paused (SIGSTOP): `faultyard resume {svc.name}` or "
+                    "`faultyard reset` continues it"
+                )
             deadline = time.monotonic() + self.settings.start_timeout_s
             detail = self._check(svc, pid)
             if detail:

@@ -42,6 +42,15 @@ def start_ticks(pid: int) -> int | None:
     return int(fields[19])
 
 
+def run_state(pid: int) -> str | None:
+    """Return a process's state letter from /proc (R, S, T for stopped, Z...), None if gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2 :].split()[0]
+
+
 def is_alive(record: ProcessRecord) -> bool:
     """Return whether the recorded process still runs (and is the same process)."""
     return start_ticks(record.pid) == record.start_ticks

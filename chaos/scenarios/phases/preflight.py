@@ -25,6 +25,8 @@ def run(ctx: RunContext) -> None:
         if other is not None:
             # Before up(): a killed run's damage (a leaked pool) can make a service unhealthy.
             undone = undo_active(ctx.injector)
+        # Before up() too: a paused service never answers its health check.
+        undone += ctx.injector.resume_stopped()
         states = ctx.stack.up()
         # Made again: a state folder created by up() just now holds the admin token.
         ctx.injector = Injector(ctx.stack)
