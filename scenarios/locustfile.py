@@ -1,10 +1,8 @@
 """Shoppers: one Locust user class per journey, as scenarios and `make load` drive them.
 
-Each concrete user class is a journey a scenario's load may name (chaos.scenarios.journeys
-reads them from this file); its docstring says what that shopper does.
-
-Every request is named by its route template so Locust groups URLs as the shop's metrics do.
-Product ids are the seed's (1..FAULTYARD_SEED_PRODUCTS), users the seed's five.
+Each concrete user class is a journey a scenario's load may name (chaos.scenarios.journeys reads
+them from this file; its docstring says what that shopper does). Requests are named by route
+template, as the shop's metrics name them; product ids are the seed's, users the seed's five.
 """
 
 from __future__ import annotations
@@ -12,6 +10,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
+from random import randint
 
 import gevent
 from locust import FastHttpUser, between, task
@@ -38,10 +37,8 @@ from target_app.public import ADJECTIVES, CATEGORIES, NOUNS
 class Shopper(FastHttpUser):
     """What every journey shares: think time, carts, and a new connection for every request.
 
-    The shop's processes share one listening socket. A kept-alive connection stays with the
-    process that accepted it, so a few shoppers would talk to one process for the whole run
-    while the others idle; requests from many people behind a load balancer spread over every
-    process, and closing each connection does the same here.
+    A kept-alive connection stays with the gunicorn worker that accepted it; closing each one
+    spreads the requests over every worker, as many people behind a load balancer do.
     """
 
     abstract = True
@@ -103,6 +100,18 @@ class Browser(Shopper):
         self.client.get(f"/products/{popular_product()}", name="/products/<id>")
 
 
+class SimilarViewer(Shopper):
+    """Looks at a product, then at the products like it ("you may also like")."""
+
+    weight = 1
+
+    @task
+    def view_with_similar(self) -> None:
+        product_id = popular_product()
+        self.client.get(f"/products/{product_id}", name="/products/<id>")
+        self.client.get(f"/products/{product_id}/similar", name="/products/<id>/similar")
+
+
 class CartBuilder(Shopper):
     """Fills a cart, looks at it, changes their mind about one item, and leaves."""
 
@@ -124,9 +133,7 @@ class Buyer(Shopper):
     weight = 4
 
     def buy(self, key: str | None) -> None:
-        products = random.sample(
-            range(1, SEED_PRODUCTS + 1), k=min(random.randint(1, 3), SEED_PRODUCTS)
-        )
+        products = random.sample(range(1, SEED_PRODUCTS + 1), k=min(randint(1, 3), SEED_PRODUCTS))
         cart_id = self.new_cart([(p, 1) for p in products])
         if cart_id is None:
             return
@@ -160,9 +167,8 @@ class MobileBuyer(Shopper):
         headers = {"Idempotency-Key": str(uuid.uuid4())}
         for attempt in range(1 + MOBILE_RETRIES):
             name = "/orders [buy now]" if attempt == 0 else "/orders [buy now, retried]"
-            with self.client.post(
-                "/orders", json=body, headers=headers, name=name, catch_response=True
-            ) as response:
+            with self.client.post("/orders", json=body, headers=headers, name=name,
+                                  catch_response=True) as response:  # fmt: skip
                 if response.status_code == 0:  # no answer in time: the app tries again
                     response.failure(f"no answer within {MOBILE_TIMEOUT_S:g} s")
                     continue
@@ -255,7 +261,7 @@ class ContendedBuyer(HotShopper):
         hot = self.hot_products()
         if len(hot) < 2:
             return
-        products = random.sample(hot, k=min(len(hot), random.randint(2, 3)))
+        products = random.sample(hot, k=min(len(hot), randint(2, 3)))
         cart_id = self.new_cart([(p, 1) for p in products])
         if cart_id is not None:
             self.checkout(cart_id)

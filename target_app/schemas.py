@@ -71,6 +71,11 @@ class ProductOut(BaseModel):
     stock: int
 
 
+class SimilarProducts(BaseModel):
+    product_id: int
+    items: list[ProductOut]
+
+
 class ProductPage(BaseModel):
     items: list[ProductOut]
     page: int

@@ -66,6 +66,14 @@ REGISTRY: dict[str, Switch] = {
             "in a short transaction (lock_timeout 1 s, and only if the price did not change)",
         ),
         Switch(
+            name="similar_products_on_hub",
+            bug="similar products are ranked (a pure-Python fuzzy match of the viewed name "
+            "against the whole catalog, a third of a second of CPU) in one go in the request's "
+            "greenlet: it never yields, so every other request of that gunicorn worker waits",
+            fix="give the hub a turn (gevent.idle) after every 50 candidates, so the worker's "
+            "other requests keep being served while it ranks",
+        ),
+        Switch(
             name="no_pool_pre_ping",
             bug="the connection pool hands out connections without checking them: one that "
             "the network closed while it sat in the pool (a firewall's idle timeout, a "

@@ -11,8 +11,14 @@ from spectree import Response
 from target_app.api import api, errors
 from target_app.db import new_session, request_session
 from target_app.runtime_settings import current_settings
-from target_app.schemas import ProductOut, ProductPage, ProductQuery, SearchQuery
-from target_app.services import catalog, pricing
+from target_app.schemas import (
+    ProductOut,
+    ProductPage,
+    ProductQuery,
+    SearchQuery,
+    SimilarProducts,
+)
+from target_app.services import catalog, pricing, similar
 from target_app.services.catalog_cache import CatalogCache, Snapshot, View
 
 bp = Blueprint("catalog", __name__)
@@ -93,6 +99,17 @@ def get_product(product_id: int) -> ProductOut:
         return cached
     product = catalog.get_product(request_session(), product_id=product_id)
     return ProductOut.model_validate(product, from_attributes=True)
+
+
+@bp.get("/products/<int:product_id>/similar")
+@api.validate(resp=Response(HTTP_200=SimilarProducts, **errors(404, 503)), tags=["catalog"])
+def similar_products(product_id: int) -> SimilarProducts:
+    """List the products whose names are closest to this one's ("you may also like")."""
+    found = similar.similar_products(
+        request_session(), product_id=product_id, switches=current_app.extensions["switches"]
+    )
+    items = [ProductOut.model_validate(p, from_attributes=True) for p in found]
+    return SimilarProducts(product_id=product_id, items=items)
 
 
 @bp.post("/products/<int:product_id>/reprice")
