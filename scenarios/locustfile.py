@@ -1,28 +1,26 @@
 """Shoppers: one Locust user class per journey, as scenarios and `make load` drive them.
 
-Each concrete user class is a journey a scenario's load may name (chaos.scenarios.journeys reads
-them from this file; its docstring says what that shopper does). Requests are named by route
-template, as the shop's metrics name them; product ids are the seed's, users the seed's five.
+Each concrete user class here, or imported here from the package's `_journeys_*` modules,
+is a journey a scenario's load may name (chaos.scenarios.journeys reads them from this file
+and the modules it imports them from; a class's docstring says what that shopper does).
+Requests are named by route template, as the shop's metrics name them; product ids are the
+seed's, users the seed's five.
 """
 
 from __future__ import annotations
 
 import random
-import time
 import uuid
 from random import randint
 
-import gevent
-from locust import FastHttpUser, between, task
-from locust.contrib.fasthttp import FastResponse
+from locust import between, task
 
+# Locust runs the user classes it finds in this module, imported ones too.
+from scenarios._journeys_hot import ContendedBuyer, GreedyBuyer, Merchant  # noqa: F401
+from scenarios._journeys_live import StockWatcher  # noqa: F401
+from scenarios._shopper import Shopper
 from scenarios._shopping import (
     CUSTOMER_IDS,
-    GREEDY_QUANTITY,
-    HOT_MIN_STOCK,
-    HOT_PAGE_SIZE,
-    HOT_PRODUCTS,
-    HOT_WINDOW_S,
     MOBILE_RETRIES,
     MOBILE_TIMEOUT_S,
     SEED_PRODUCTS,
@@ -32,48 +30,6 @@ from scenarios._shopping import (
     popular_product,
 )
 from target_app.public import ADJECTIVES, CATEGORIES, NOUNS
-
-
-class Shopper(FastHttpUser):
-    """What every journey shares: think time, carts, and a new connection for every request.
-
-    A kept-alive connection stays with the gunicorn worker that accepted it; closing each one
-    spreads the requests over every worker, as many people behind a load balancer do.
-    """
-
-    abstract = True
-    wait_time = between(0.5, 2.0)
-    default_headers = {"Connection": "close"}  # noqa: RUF012 (Locust's own attribute)
-
-    def new_cart(self, items: list[tuple[int, int]]) -> int | None:
-        """Create a cart for a random user holding (product, quantity) in that order."""
-        with self.client.post(
-            "/carts", json={"user_id": random.choice(USER_IDS)}, name="/carts", catch_response=True
-        ) as response:
-            if not expect(response, 201):
-                return None
-            cart_id = int(response.json()["id"])
-        for product_id, quantity in items:
-            with self.client.post(
-                f"/carts/{cart_id}/items",
-                json={"product_id": product_id, "quantity": quantity},
-                name="/carts/<id>/items",
-                catch_response=True,
-            ) as response:
-                if not expect(response, 200):
-                    return None
-        return cart_id
-
-    def checkout(
-        self, cart_id: int, *, ok: tuple[int, ...] = (201, 409), key: str | None = None
-    ) -> FastResponse | None:
-        """Check a cart out; 409 (out of stock) is a shop's honest answer, not a failure."""
-        headers = {"Idempotency-Key": key} if key else None
-        name = "/carts/<id>/checkout" + (" [idempotency key]" if key else "")
-        with self.client.post(
-            f"/carts/{cart_id}/checkout", name=name, headers=headers, catch_response=True
-        ) as response:
-            return response if expect(response, *ok) else None
 
 
 class Browser(Shopper):
@@ -193,108 +149,3 @@ class HistoryReader(Shopper):
             orders = response.json()["items"]
         if orders:
             self.client.get(f"/orders/{random.choice(orders)['id']}", name="/orders/<id>")
-
-
-class StockWatcher(Shopper):
-    """Listens to the stock stream for a few events or a few seconds, then hangs up."""
-
-    weight = 1
-    wait_time = between(1.0, 3.0)
-
-    @task
-    def listen(self) -> None:
-        limit = random.randint(1, 5)
-        # Reported when the headers arrive (the block ends); the events are read afterwards.
-        with self.client.get(
-            f"/stream/stock?limit={limit}", name="/stream/stock", stream=True, catch_response=True
-        ) as response:
-            connected = expect(response, 200)
-        raw = response._response  # the geventhttpclient response, to hang up early
-        if not connected or raw is None:
-            return
-        try:
-            with gevent.Timeout(random.uniform(2.0, 6.0), False):
-                for _chunk in response.iter_content(chunk_size=1024):
-                    pass  # until `limit` events end the stream, or the timeout
-        finally:
-            # An unfinished stream's connection is closed, not reused for the next request.
-            raw.release()
-
-
-class HotShopper(Shopper):
-    """A shopper interested in this moment's few hot products, the same for every one of them."""
-
-    abstract = True
-
-    def on_start(self) -> None:
-        self.window: int | None = None
-        self.hot: list[int] = []
-
-    def hot_products(self) -> list[int]:
-        """Return the hot products of this time window (one catalog read per window)."""
-        window = int(time.time() // HOT_WINDOW_S)
-        if window != self.window:
-            page = window % max(1, SEED_PRODUCTS // HOT_PAGE_SIZE) + 1
-            with self.client.get(
-                f"/products?in_stock=true&page={page}&per_page={HOT_PAGE_SIZE}",
-                name="/products",
-                catch_response=True,
-            ) as response:
-                if not expect(response, 200):
-                    return []
-                items = response.json()["items"]
-            self.window = window
-            self.hot = [
-                p["id"] for p in items if p["stock"] >= HOT_MIN_STOCK and p["id"] <= SEED_PRODUCTS
-            ][:HOT_PRODUCTS]
-        return self.hot
-
-
-class ContendedBuyer(HotShopper):
-    """Buys two or three of this moment's hot products, in random order, one unit each."""
-
-    weight = 1
-    wait_time = between(0.5, 1.5)
-
-    @task
-    def buy_hot(self) -> None:
-        hot = self.hot_products()
-        if len(hot) < 2:
-            return
-        products = random.sample(hot, k=min(len(hot), randint(2, 3)))
-        cart_id = self.new_cart([(p, 1) for p in products])
-        if cart_id is not None:
-            self.checkout(cart_id)
-
-
-class Merchant(HotShopper):
-    """Syncs the price of a hot product with the pricing service now and then."""
-
-    weight = 1
-    wait_time = between(1.0, 2.0)
-
-    @task
-    def reprice_hot(self) -> None:
-        hot = self.hot_products()
-        if not hot:
-            return
-        with self.client.post(
-            f"/products/{random.choice(hot)}/reprice",
-            name="/products/<id>/reprice",
-            catch_response=True,
-        ) as response:
-            # 409: another merchant changed the price meanwhile; the shop said so, no failure.
-            expect(response, 200, 409)
-
-
-class GreedyBuyer(Shopper):
-    """Asks for more units than the shop has and, refused (409), soon tries again."""
-
-    weight = 1
-    wait_time = between(0.2, 0.8)
-
-    @task
-    def buy_too_many(self) -> None:
-        cart_id = self.new_cart([(any_product(), GREEDY_QUANTITY)])
-        if cart_id is not None:
-            self.checkout(cart_id, ok=(409,))

@@ -2,8 +2,9 @@
 
 Importing the locustfile would patch the standard library with gevent (Locust
 does at import), so its classes are read from its syntax tree: every class that
-derives, directly or through classes of the same file, from one of Locust's user
-classes and does not declare `abstract = True`.
+derives, directly or through other such classes, from one of Locust's user
+classes and does not declare `abstract = True`, defined in the file or imported
+into it from a module of its own package (whose syntax tree is read the same way).
 """
 
 from __future__ import annotations
@@ -50,21 +51,46 @@ def _is_abstract(node: ast.ClassDef) -> bool:
     return False
 
 
+def _imported_module(node: ast.ImportFrom, path: Path) -> Path | None:
+    """Return the file of a module the locustfile imports from its own package, if it is one."""
+    package = path.parent
+    if node.level == 1 and node.module:
+        return package / f"{node.module.replace('.', '/')}.py"
+    if node.level == 0 and node.module and node.module.startswith(f"{package.name}."):
+        return package / f"{node.module.removeprefix(package.name + '.').replace('.', '/')}.py"
+    return None
+
+
 @cache
-def journeys_in(path: Path) -> tuple[str, ...]:
-    """Return the names of the concrete Locust user classes a locustfile defines, in order."""
+def user_classes_in(path: Path) -> tuple[tuple[str, bool], ...]:
+    """Return the Locust user classes a file defines or imports from its package, in order.
+
+    Each is (name, abstract). A class counts if it derives, directly or through
+    such classes, from one of Locust's user classes; Locust runs the concrete
+    ones it finds in a locustfile's namespace, imported ones included.
+    """
     try:
         tree = ast.parse(path.read_text(), filename=str(path))
     except (OSError, SyntaxError) as exc:
         raise LocustfileError(f"cannot read the Locust file {path}: {exc}") from None
     users: set[str] = set(LOCUST_USERS)
-    found = []
+    found: list[tuple[str, bool]] = []
     for node in tree.body:
-        if isinstance(node, ast.ClassDef) and users & set(_base_names(node)):
+        if isinstance(node, ast.ImportFrom) and (module := _imported_module(node, path)):
+            theirs = dict(user_classes_in(module)) if module.is_file() else {}
+            for alias in node.names:
+                if alias.name in theirs:
+                    users.add(alias.asname or alias.name)
+                    found.append((alias.asname or alias.name, theirs[alias.name]))
+        elif isinstance(node, ast.ClassDef) and users & set(_base_names(node)):
             users.add(node.name)
-            if not _is_abstract(node):
-                found.append(node.name)
+            found.append((node.name, _is_abstract(node)))
     return tuple(found)
+
+
+def journeys_in(path: Path) -> tuple[str, ...]:
+    """Return the names of the concrete Locust user classes a locustfile runs, in order."""
+    return tuple(name for name, abstract in user_classes_in(path) if not abstract)
 
 
 def journeys() -> tuple[str, ...]:

@@ -7,8 +7,9 @@ keeps one core busy with a CPU-bound process for the whole soak, as another job
 on a shared CI machine would. Results: results/soak-scenarios[-busy].{json,md}
 (or `--name`), with each default run's slowest symptom (seconds from injection
 to the last symptom that showed) and each failed run's verdict and report
-folder. Ctrl-C stops after the run in progress has rolled back, and the runs
-done so far are written.
+folder. Ctrl-C or SIGTERM stops after the run in progress has rolled back, and
+the runs done so far are written (both are handled whatever was inherited: a
+shell starts a background job with SIGINT ignored).
 """
 
 from __future__ import annotations
@@ -148,7 +149,13 @@ def markdown(runs: list[SoakRun], *, busy: bool, per_mode: int) -> list[str]:
     return lines
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10, help="runs of each scenario and mode")
     parser.add_argument("--scenarios", help="comma-separated names (default: the catalogue)")
