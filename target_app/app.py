@@ -13,7 +13,7 @@ from werkzeug.routing import IntegerConverter, Map
 
 from target_app import db
 from target_app.api import api
-from target_app.blueprints import admin, carts, catalog, health, orders, stream
+from target_app.blueprints import admin, admin_memory, carts, catalog, health, orders, stream
 from target_app.config import load_settings
 from target_app.errors import error_body, register_error_handlers
 from target_app.failures import RecentFailures
@@ -57,7 +57,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     app.before_request(_reject_unparseable_body)
 
-    for blueprint in (catalog.bp, carts.bp, orders.bp, stream.bp, health.bp, admin.bp):
+    for blueprint in (
+        catalog.bp,
+        carts.bp,
+        orders.bp,
+        stream.bp,
+        health.bp,
+        admin.bp,
+        admin_memory.bp,
+    ):
         app.register_blueprint(blueprint)
     api.register(app)
 

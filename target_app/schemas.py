@@ -71,6 +71,18 @@ class ProductOut(BaseModel):
     stock: int
 
 
+class SuggestQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    q: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
+
+
+class Suggestions(BaseModel):
+    q: str
+    items: list[ProductOut]
+    total: int = Field(description="How many products matched, shown or not")
+
+
 class SimilarProducts(BaseModel):
     product_id: int
     items: list[ProductOut]

@@ -70,8 +70,16 @@ REGISTRY: dict[str, Switch] = {
             bug="similar products are ranked (a pure-Python fuzzy match of the viewed name "
             "against the whole catalog, a third of a second of CPU) in one go in the request's "
             "greenlet: it never yields, so every other request of that gunicorn worker waits",
-            fix="give the hub a turn (gevent.idle) after every 50 candidates, so the worker's "
+            fix="give the hub a turn (gevent.idle) after every 10 candidates, so the worker's "
             "other requests keep being served while it ranks",
+        ),
+        Switch(
+            name="suggest_memo_per_request",
+            bug="search suggestions memoize their ranking with functools.cache on a method of "
+            "a per-request object: every request's ranking (every product that matched) is "
+            "kept for ever, so the shop workers' memory grows with each keystroke",
+            fix="rank once per request, and cache only the answers shown in a bounded "
+            "cachetools.TTLCache keyed by the normalised text",
         ),
         Switch(
             name="no_pool_pre_ping",

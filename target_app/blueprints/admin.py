@@ -84,7 +84,7 @@ class FailureList(BaseModel):
 
 
 @bp.before_request
-def _guard() -> None:
+def guard() -> None:
     """Refuse anyone but loopback callers holding the admin token."""
     if not ipaddress.ip_address(request.remote_addr or "0.0.0.0").is_loopback:
         raise Forbidden("the admin API answers loopback callers only")
@@ -121,11 +121,11 @@ def _listing(states: dict[str, bool], only: str | None = None) -> SwitchList:
     )
 
 
-_AUTH_ERRORS = {"HTTP_401": ErrorOut, "HTTP_403": ErrorOut}
+AUTH_ERRORS = {"HTTP_401": ErrorOut, "HTTP_403": ErrorOut}
 
 
 @bp.get("/switches")
-@api.validate(resp=Response(HTTP_200=SwitchList, **_AUTH_ERRORS), tags=["admin"])
+@api.validate(resp=Response(HTTP_200=SwitchList, **AUTH_ERRORS), tags=["admin"])
 def list_switches() -> SwitchList:
     """List the bug switches, their state as the stack's file holds it now, and what each one breaks."""
     _refuse_listing_if_hidden("bug switches")
@@ -135,7 +135,7 @@ def list_switches() -> SwitchList:
 @bp.put("/switches/<name>")
 @api.validate(
     json=SwitchSet,
-    resp=Response(HTTP_200=SwitchList, HTTP_404=ErrorOut, **_AUTH_ERRORS),
+    resp=Response(HTTP_200=SwitchList, HTTP_404=ErrorOut, **AUTH_ERRORS),
     tags=["admin"],
 )
 def set_switch(name: str) -> SwitchList:
@@ -148,7 +148,7 @@ def set_switch(name: str) -> SwitchList:
 
 
 @bp.post("/switches/reset")
-@api.validate(resp=Response(HTTP_200=SwitchList, **_AUTH_ERRORS), tags=["admin"])
+@api.validate(resp=Response(HTTP_200=SwitchList, **AUTH_ERRORS), tags=["admin"])
 def reset_switches() -> SwitchList:
     """Turn every bug off."""
     return _listing(_board().reset())
@@ -182,7 +182,7 @@ def _settings_listing(only: str | None = None) -> SettingList:
 
 
 @bp.get("/settings")
-@api.validate(resp=Response(HTTP_200=SettingList, **_AUTH_ERRORS), tags=["admin"])
+@api.validate(resp=Response(HTTP_200=SettingList, **AUTH_ERRORS), tags=["admin"])
 def list_settings() -> SettingList:
     """List the settings that may change at runtime: value now, default, type and range."""
     _refuse_listing_if_hidden("runtime settings")
@@ -192,7 +192,7 @@ def list_settings() -> SettingList:
 @bp.put("/settings/<name>")
 @api.validate(
     json=SettingSet,
-    resp=Response(HTTP_200=SettingList, HTTP_404=ErrorOut, HTTP_422=ErrorOut, **_AUTH_ERRORS),
+    resp=Response(HTTP_200=SettingList, HTTP_404=ErrorOut, HTTP_422=ErrorOut, **AUTH_ERRORS),
     tags=["admin"],
 )
 def set_setting(name: str) -> SettingList:
@@ -208,9 +208,7 @@ def set_setting(name: str) -> SettingList:
 
 
 @bp.delete("/settings/<name>")
-@api.validate(
-    resp=Response(HTTP_200=SettingList, HTTP_404=ErrorOut, **_AUTH_ERRORS), tags=["admin"]
-)
+@api.validate(resp=Response(HTTP_200=SettingList, HTTP_404=ErrorOut, **AUTH_ERRORS), tags=["admin"])
 def reset_setting(name: str) -> SettingList:
     """Put one setting back to its default (the environment's value)."""
     try:
@@ -221,7 +219,7 @@ def reset_setting(name: str) -> SettingList:
 
 
 @bp.post("/settings/reset")
-@api.validate(resp=Response(HTTP_200=SettingList, **_AUTH_ERRORS), tags=["admin"])
+@api.validate(resp=Response(HTTP_200=SettingList, **AUTH_ERRORS), tags=["admin"])
 def reset_settings() -> SettingList:
     """Put every runtime setting back to its default."""
     _runtime().reset()
@@ -229,7 +227,7 @@ def reset_settings() -> SettingList:
 
 
 @bp.get("/errors")
-@api.validate(resp=Response(HTTP_200=FailureList, **_AUTH_ERRORS), tags=["admin"])
+@api.validate(resp=Response(HTTP_200=FailureList, **AUTH_ERRORS), tags=["admin"])
 def recent_errors() -> FailureList:
     """Show the most recent checkout failures, newest first."""
     return FailureList(
@@ -238,7 +236,7 @@ def recent_errors() -> FailureList:
 
 
 @bp.post("/reload")
-@api.validate(resp=Response(HTTP_200=ReloadOut, HTTP_409=ErrorOut, **_AUTH_ERRORS), tags=["admin"])
+@api.validate(resp=Response(HTTP_200=ReloadOut, HTTP_409=ErrorOut, **AUTH_ERRORS), tags=["admin"])
 def reload_shop() -> ReloadOut:
     """Reload the shop gracefully: SIGHUP to gunicorn's master, which starts new workers and
     retires the old ones once their requests are done (whatever they held goes with them).
@@ -251,7 +249,7 @@ def reload_shop() -> ReloadOut:
 
 
 @bp.get("/workers")
-@api.validate(resp=Response(HTTP_200=WorkersOut, HTTP_409=ErrorOut, **_AUTH_ERRORS), tags=["admin"])
+@api.validate(resp=Response(HTTP_200=WorkersOut, HTTP_409=ErrorOut, **AUTH_ERRORS), tags=["admin"])
 def list_workers() -> WorkersOut:
     """List the gunicorn master's worker processes, old ones still retiring included.
 

@@ -17,8 +17,10 @@ from target_app.schemas import (
     ProductQuery,
     SearchQuery,
     SimilarProducts,
+    Suggestions,
+    SuggestQuery,
 )
-from target_app.services import catalog, pricing, similar
+from target_app.services import catalog, pricing, similar, suggest
 from target_app.services.catalog_cache import CatalogCache, Snapshot, View
 
 bp = Blueprint("catalog", __name__)
@@ -88,6 +90,17 @@ def search_products() -> ProductPage:
         request_session(), text=query.q, page=query.page, per_page=query.per_page
     )
     return _page(items, query.page, query.per_page, total)
+
+
+@bp.get("/products/suggest")
+@api.validate(
+    query=SuggestQuery, resp=Response(HTTP_200=Suggestions, **errors(503)), tags=["catalog"]
+)
+def suggest_products() -> Suggestions:
+    """Suggest products as a shopper types: names or categories containing the text."""
+    query: SuggestQuery = request.context.query  # type: ignore[attr-defined]
+    leaky = current_app.extensions["switches"].is_on(suggest.SWITCH)
+    return suggest.suggest(request_session(), query.q, leaky=leaky)
 
 
 @bp.get("/products/<int:product_id>")

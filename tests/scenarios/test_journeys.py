@@ -8,7 +8,7 @@ import pytest
 
 from chaos.scenarios.journeys import LocustfileError, journeys_in
 
-BASE = '''
+BASE = """
 from locust import FastHttpUser
 
 
@@ -22,7 +22,7 @@ class Walker(Shopper):
 
 class NotAUser:
     pass
-'''
+"""
 
 LOCUSTFILE = """
 from shoppers._base import Shopper, Walker, NotAUser
@@ -62,5 +62,5 @@ def test_relative_imports_and_aliases(tmp_path: Path) -> None:
 def test_a_broken_imported_module_is_named(tmp_path: Path) -> None:
     path = write_package(tmp_path, LOCUSTFILE)
     (path.parent / "_base.py").write_text("class Broken(:\n")
-    with pytest.raises(LocustfileError, match="_base.py"):
+    with pytest.raises(LocustfileError, match=r"_base\.py"):
         journeys_in(path)
