@@ -51,6 +51,8 @@ class ShopSettings(BaseSettings):
     payment_job_timeout_s: int = Field(30, ge=1)
     # Retries of the `retry_without_backoff` bug: many, at once.
     payment_storm_retries: int = Field(20, ge=1)
+    # The provider declines, for good, any capture of more than this (0: it declines none).
+    payment_decline_above_cents: int = Field(0, ge=0)
 
     # Catalog reads served from a per-process copy at most this old; 0 turns it off.
     catalog_cache_ttl_s: float = Field(0.0, ge=0.0, le=3600.0)

@@ -13,8 +13,8 @@ from types import TracebackType
 from typing import ParamSpec, TypeVar
 
 from redis import Redis
-from rq.job import Job
-from sqlalchemy import Engine
+from rq.job import Job, get_current_job
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -72,14 +72,52 @@ def instrumented(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+class PaymentDeclined(PaymentProviderError):
+    """The provider declined the capture for good: no retry can pass (a poison message)."""
+
+
+def _call_provider(order_id: int, total_cents: int, settings: ShopSettings) -> None:
+    """Ask the simulated provider to capture an amount; raise if it fails or declines."""
+    # Delay, failure rate and limit may change at runtime (`faultyard setting ...`).
+    time.sleep(settings.payment_delay_ms / 1000)
+    limit = settings.payment_decline_above_cents
+    if limit and total_cents > limit:
+        raise PaymentDeclined(
+            f"payment declined for order {order_id}: {total_cents} cents is over the card's limit"
+        )
+    if random.random() < settings.payment_failure_rate:
+        raise PaymentProviderError(f"payment provider failed for order {order_id}")
+
+
+def _after_decline(order_id: int) -> None:
+    """Decide what a decline does to the running job: final (the fix), or retried (the bug)."""
+    job = get_current_job()
+    if job is not None and not switches().is_on("retry_payments_forever"):
+        # FIX: no retry can pass, so none is tried: RQ moves the job to the failed
+        # registry (the dead letters) and on_capture_failure fails its order.
+        job.retries_left = 0
+    retried = job is not None and job.should_retry
+    metrics.PAYMENTS_DECLINED.labels("retried" if retried else "gave_up").inc()
+    log.warning(
+        "payment declined",
+        extra={"order_id": order_id, "job_id": job.id if job else None, "retried": retried},
+    )
+
+
 @instrumented
 def capture_payment(order_id: int) -> str:
     """Capture an order's payment at the simulated provider; idempotent."""
-    # Delay and failure rate may change at runtime (`faultyard setting ...`).
     settings = current_settings()
-    time.sleep(settings.payment_delay_ms / 1000)
-    if random.random() < settings.payment_failure_rate:
-        raise PaymentProviderError(f"payment provider failed for order {order_id}")
+    with Session(_worker_engine(settings)) as session:
+        total_cents = session.scalar(select(Order.total_cents).where(Order.id == order_id))
+    if total_cents is None:
+        log.warning("payment for a missing order", extra={"order_id": order_id})
+        return "missing"
+    try:
+        _call_provider(order_id, total_cents, settings)
+    except PaymentDeclined:
+        _after_decline(order_id)
+        raise
     with Session(_worker_engine(settings)) as session, session.begin():
         order = session.get(Order, order_id, with_for_update=True)
         if order is None:

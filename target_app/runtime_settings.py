@@ -64,6 +64,11 @@ REGISTRY: dict[str, RuntimeSetting] = {
             "payment_delay_ms", "the payment job: how long the simulated provider takes"
         ),
         RuntimeSetting(
+            "payment_decline_above_cents",
+            "the payment job: the simulated provider declines, for good, any capture of more "
+            "than this (a card's limit; 0 = it declines none)",
+        ),
+        RuntimeSetting(
             "checkout_lock_pause_ms",
             "checkout: work done between row locks (or, unlocked, between reading the stock and "
             "writing it), widening the window in which two checkouts interleave",

@@ -66,6 +66,14 @@ REGISTRY: dict[str, Switch] = {
             "in a short transaction (lock_timeout 1 s, and only if the price did not change)",
         ),
         Switch(
+            name="retry_payments_forever",
+            bug="a failed payment job is retried until it succeeds, at once and at the front "
+            "of the queue, whatever the failure: a capture the provider declines for good "
+            "(a poison message) cycles for ever and keeps the workers from every other payment",
+            fix="a decline is final (the order moves to payment_failed, the job to the failed "
+            "registry, the dead letters); other failures get a few retries with backoff",
+        ),
+        Switch(
             name="similar_products_on_hub",
             bug="similar products are ranked (a pure-Python fuzzy match of the viewed name "
             "against the whole catalog, a third of a second of CPU) in one go in the request's "

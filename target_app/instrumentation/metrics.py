@@ -169,6 +169,14 @@ DB_STATEMENT_REPEATS_PER_REQUEST = Histogram(
     buckets=(0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377),
 )
 
+PAYMENTS_DECLINED = Counter(
+    "shop_payments_declined_total",
+    "Captures the payment provider declined for good, by what the job did then: "
+    "retried (as if it could pass next time) or gave_up (order payment_failed, job failed).",
+    ["then"],
+)
+for _then in ("retried", "gave_up"):
+    PAYMENTS_DECLINED.labels(_then)  # at 0 from the start: the first decline is an increase
 JOB_RETRIES = Counter(
     "shop_job_retries_total",
     "Failed RQ job attempts that will be retried, by function.",

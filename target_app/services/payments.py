@@ -19,6 +19,8 @@ from target_app.config import ShopSettings
 from target_app.instrumentation import metrics, tracing
 from target_app.switches import SwitchBoard
 
+#: The `retry_payments_forever` bug's retries: as good as endless.
+FOREVER = 1_000_000
 #: The failure callback's one short transaction (RQ's default allows it 60 s).
 FAILURE_CALLBACK_TIMEOUT_S = 10
 
@@ -35,6 +37,10 @@ def retry_intervals_s(
 
 def retry_policy(*, settings: ShopSettings, switches: SwitchBoard) -> Retry | None:
     """Return how a failed payment job is retried (None: it is not)."""
+    if switches.is_on("retry_payments_forever"):
+        # BUG: every failure is retried, at once, until it passes: one that never will
+        # (a decline) comes back to the front of the queue for ever.
+        return Retry(max=FOREVER, enqueue_at_front=True)
     if switches.is_on("retry_without_backoff"):
         # BUG: no interval, so RQ puts a failed job straight back in the queue
         # (at the front), again and again: every failure is retried at once.
