@@ -33,7 +33,7 @@ class Reload(FaultKind):
             state = ctx.stack.reload(self.service)
         except StackError as exc:  # not running (nothing to reload), or not reloadable here
             return f"{self.service} not reloaded: {exc}"
-        return f"reloaded {self.service} gracefully in {state.ready_after_s}s"
+        return f"reloaded {self.service} gracefully in {state.ready_after_s:.1f}s"
 
     def revert(self, ctx: FaultContext) -> str:
         """Do nothing: a reload leaves nothing to undo."""
