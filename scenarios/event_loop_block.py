@@ -178,8 +178,7 @@ SCENARIO = Scenario(
             "cpu-bound",
             "cpu bound",
             "blocking",
-            "threadpool",
-            "thread pool",
+            "yield",
         ),
         choices=(
             ON_HUB,

@@ -155,7 +155,7 @@ SCENARIO = Scenario(
     answer=AnswerKey(
         component="shop",
         root_cause="unbounded-per-request-memo",
-        keywords=("leak", "memoiz", "cache", "functools", "unbounded", "lru", "per-request"),
+        keywords=("leak", "memoiz", "functools", "unbounded", "per-request", "b019"),
         choices=(LEAK, N_PLUS_ONE, "The shop has too few gunicorn workers for the traffic"),
         correct_choice=0,
     ),

@@ -90,7 +90,11 @@ def _call_provider(order_id: int, total_cents: int, settings: ShopSettings) -> N
 
 
 def _after_decline(order_id: int) -> None:
-    """Decide what a decline does to the running job: final (the fix), or retried (the bug)."""
+    """Decide what a decline does to the running job: final (the fix), or retried (the bug).
+
+    The fix's `retries_left = 0` is saved with the job: one requeued from the failed
+    registry by hand gets one attempt, with no retries even for a transient failure.
+    """
     job = get_current_job()
     if job is not None and not switches().is_on("retry_payments_forever"):
         # FIX: no retry can pass, so none is tried: RQ moves the job to the failed
@@ -109,10 +113,15 @@ def capture_payment(order_id: int) -> str:
     """Capture an order's payment at the simulated provider; idempotent."""
     settings = current_settings()
     with Session(_worker_engine(settings)) as session:
-        total_cents = session.scalar(select(Order.total_cents).where(Order.id == order_id))
-    if total_cents is None:
+        found = session.execute(
+            select(Order.total_cents, Order.status).where(Order.id == order_id)
+        ).one_or_none()
+    if found is None:
         log.warning("payment for a missing order", extra={"order_id": order_id})
         return "missing"
+    total_cents, status = found
+    if status == "paid":
+        return "already paid"  # a capture delivered twice: the provider is not asked again
     try:
         _call_provider(order_id, total_cents, settings)
     except PaymentDeclined:

@@ -67,8 +67,17 @@ def user_classes_in(path: Path) -> tuple[tuple[str, bool], ...]:
 
     Each is (name, abstract). A class counts if it derives, directly or through
     such classes, from one of Locust's user classes; Locust runs the concrete
-    ones it finds in a locustfile's namespace, imported ones included.
+    ones it finds in a locustfile's namespace, imported ones included. Only
+    `from package.module import Name` (or `from .module import Name`) is
+    followed; a circular import is refused, as Python would fail on it.
     """
+    return _user_classes(path, reading=())
+
+
+def _user_classes(path: Path, *, reading: tuple[Path, ...]) -> tuple[tuple[str, bool], ...]:
+    if path in reading:
+        chain = " -> ".join(p.name for p in (*reading, path))
+        raise LocustfileError(f"the Locust file imports itself in a circle: {chain}")
     try:
         tree = ast.parse(path.read_text(), filename=str(path))
     except (OSError, SyntaxError) as exc:
@@ -77,7 +86,9 @@ def user_classes_in(path: Path) -> tuple[tuple[str, bool], ...]:
     found: list[tuple[str, bool]] = []
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and (module := _imported_module(node, path)):
-            theirs = dict(user_classes_in(module)) if module.is_file() else {}
+            theirs = (
+                dict(_user_classes(module, reading=(*reading, path))) if module.is_file() else {}
+            )
             for alias in node.names:
                 if alias.name in theirs:
                     users.add(alias.asname or alias.name)

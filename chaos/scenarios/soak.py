@@ -93,7 +93,14 @@ def run_once(env: dict[str, str], scenario: str, mode: str, n: int, reports: Pat
         stdout, stderr = child.communicate(timeout=RUN_TIMEOUT_S)
     except KeyboardInterrupt:
         child.send_signal(signal.SIGINT)
-        child.communicate(timeout=RUN_TIMEOUT_S)
+        # A second signal must not cut the wait: the private stack would go down under
+        # the run while it rolls back.
+        previous = {n: signal.signal(n, signal.SIG_IGN) for n in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            child.communicate(timeout=RUN_TIMEOUT_S)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
         raise
     except subprocess.TimeoutExpired:
         child.kill()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -63,4 +64,11 @@ def test_a_broken_imported_module_is_named(tmp_path: Path) -> None:
     path = write_package(tmp_path, LOCUSTFILE)
     (path.parent / "_base.py").write_text("class Broken(:\n")
     with pytest.raises(LocustfileError, match=r"_base\.py"):
+        journeys_in(path)
+
+
+def test_a_circular_import_is_refused_not_a_recursion_error(tmp_path: Path) -> None:
+    path = write_package(tmp_path, LOCUSTFILE)
+    (path.parent / "_base.py").write_text(BASE + "from shoppers.locustfile import Buyer\n")
+    with pytest.raises(LocustfileError, match=re.escape("locustfile.py -> _base.py -> locust")):
         journeys_in(path)

@@ -9,7 +9,7 @@ import pytest
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, update
 
 from chaos.stack.manager import Stack
 from target_app import jobs
@@ -80,11 +80,35 @@ def test_capture_marks_the_order_paid_once(
     assert sum(p["order_id"] == order_id for p in paid_events) == 1
 
 
+def pending_order(db: Engine, cart_id: int, total_cents: int = 1000) -> int:
+    """Insert an order without an outbox event: the session stack's relay never pays it."""
+    with db.begin() as conn:
+        return int(
+            conn.execute(
+                insert(Order)
+                .values(user_id=1, cart_id=cart_id, status="pending_payment",
+                        total_cents=total_cents)
+                .returning(Order.id)
+            ).scalar_one()
+        )  # fmt: skip
+
+
 @pytest.mark.usefixtures("job_env")
-def test_capture_fails_when_the_provider_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_capture_fails_when_the_provider_fails(
+    monkeypatch: pytest.MonkeyPatch,
+    db: Engine,
+    new_products: Callable[..., list[int]],
+    new_cart: Callable[..., int],
+) -> None:
+    (product,) = new_products(5)
+    order_id = pending_order(db, new_cart((product, 1)))
     monkeypatch.setenv("FAULTYARD_PAYMENT_FAILURE_RATE", "1.0")
     with pytest.raises(jobs.PaymentProviderError):
-        jobs.capture_payment(1)
+        jobs.capture_payment(order_id)
+    # Paid already (a capture delivered twice): the provider is not asked again.
+    with db.begin() as conn:
+        conn.execute(update(Order).where(Order.id == order_id).values(status="paid"))
+    assert jobs.capture_payment(order_id) == "already paid"
 
 
 def order_events(db: Engine, order_id: int, topic: str) -> list[dict[str, object]]:
