@@ -21,6 +21,7 @@ from chaos.drill.gameday_schedule import (
     CONFLICT_GAP_S,
     MIN_HOLD_S,
     ScheduleError,
+    choose,
     draw,
     machinery,
 )
@@ -32,6 +33,8 @@ from tests.conftest import eventually, faultyard
 from tests.scenarios.test_runner import faults_on
 
 CATALOGUE = load_catalogue()
+#: Scenarios a game day may draw from, plus one: more faults than a day can hold.
+TOO_MANY = len(choose(CATALOGUE, None)) + 1
 
 
 # ---------------------------------------------------------------- the schedule
@@ -89,7 +92,7 @@ def test_a_crowded_day_of_conflicting_faults_still_fits_them_one_after_another()
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"faults": 11}, "11 faults asked, but only 10 scenarios"),
+        ({"faults": TOO_MANY}, f"{TOO_MANY} faults asked, but only {TOO_MANY - 1} scenarios"),
         ({"faults": 3, "scenarios": ["deadlock", "oversell"]}, "only 2 scenarios"),
         ({"faults": 0}, "at least one fault"),
         ({"duration_s": 40}, "too short"),

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from rq import Retry
 from rq.registry import FailedJobRegistry
+from sqlalchemy import Engine
 
 from chaos.stack.manager import Stack
 from tests.conftest import eventually
 from tests.target_app.metrics_text import value
+from tests.target_app.test_payments import pending_order
 from tests.target_app.worker_process import running_worker
 
 pytestmark = pytest.mark.slow
@@ -19,16 +22,23 @@ JOB = "capture_payment"
 
 
 def test_failed_attempts_are_retries_until_the_last_one_fails_for_good(
-    stack: Stack, tmp_path: Path
+    stack: Stack,
+    tmp_path: Path,
+    db: Engine,
+    new_cart: Callable[..., int],
+    new_products: Callable[..., list[int]],
 ) -> None:
+    (product,) = new_products(5)
+    # Pending orders: a paid one would be answered "already paid" without the provider.
+    first, second = (pending_order(db, new_cart((product, 1))) for _ in range(2))
     with running_worker(
         stack,
         tmp_path,
         FAULTYARD_PAYMENT_FAILURE_RATE="1.0",  # the provider always fails
         FAULTYARD_PAYMENT_DELAY_MS="0",
     ) as worker:
-        retried = worker.queue.enqueue("target_app.jobs.capture_payment", 1, retry=Retry(max=2))
-        single = worker.queue.enqueue("target_app.jobs.capture_payment", 2)
+        retried = worker.queue.enqueue("target_app.jobs.capture_payment", first, retry=Retry(max=2))
+        single = worker.queue.enqueue("target_app.jobs.capture_payment", second)
 
         def both_failed_for_good() -> str | None:
             text = worker.metrics()
