@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -81,6 +82,11 @@ def test_the_fixs_cache_is_bounded(make_app: AppFactory) -> None:
     for n in range(suggest.CACHE_ENTRIES + 20):
         suggestions(app, f"anvil {n}")
     assert len(suggest._answers) == suggest.CACHE_ENTRIES
+    # Kept as JSON, a kilobyte or so each: a cache filling up after a deploy must not grow a
+    # worker by megabytes (the scenario's fixed mode reads memory growth as a leak).
+    held = list(suggest._answers.values())
+    assert all(isinstance(answer, str) for answer in held)  # no object graph behind them
+    assert sum(sys.getsizeof(answer) for answer in held) < 2 * 1024 * len(held)
 
 
 def test_admin_memory_counts_what_the_leak_holds(make_app: AppFactory) -> None:
