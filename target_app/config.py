@@ -57,6 +57,8 @@ class ShopSettings(BaseSettings):
     # Catalog reads served from a per-process copy at most this old; 0 turns it off.
     catalog_cache_ttl_s: float = Field(0.0, ge=0.0, le=3600.0)
     catalog_cache_max_products: int = Field(10_000, ge=1)
+    # The front page's best sellers (a shared Redis cache entry) are recomputed this often.
+    highlights_ttl_s: float = Field(60.0, ge=1.0, le=3600.0)
 
     events_stream: str = "shop:events"
     events_stream_maxlen: int = Field(100_000, ge=100)

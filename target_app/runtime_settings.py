@@ -81,6 +81,10 @@ REGISTRY: dict[str, RuntimeSetting] = {
             "catalog_cache_ttl_s",
             "catalog list, search and product detail: per-process cache lifetime (0 = no cache)",
         ),
+        RuntimeSetting(
+            "highlights_ttl_s",
+            "the front page's best sellers: how long the shared cache entry stays fresh",
+        ),
     )
 }
 

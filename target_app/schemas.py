@@ -83,6 +83,30 @@ class Suggestions(BaseModel):
     total: int = Field(description="How many products matched, shown or not")
 
 
+class BestSeller(ProductOut):
+    units_sold: int = Field(description="Units sold in paid orders of the window")
+
+
+class BoughtTogether(BaseModel):
+    first_id: int
+    first_name: str
+    second_id: int
+    second_name: str
+    orders: int = Field(description="Paid orders of the window holding both")
+
+
+class Highlights(BaseModel):
+    """The front page's best sellers, computed from the order history and cached for a while."""
+
+    bestsellers: list[BestSeller] = Field(description="The most sold products, most first")
+    by_category: list[BestSeller] = Field(description="Each category's most sold product")
+    bought_together: list[BoughtTogether] = Field(
+        description="The pairs of products most often in the same order, most first"
+    )
+    window_days: int = Field(description="How many days of orders count")
+    computed_at: UtcDatetime = Field(description="When these were computed")
+
+
 class SimilarProducts(BaseModel):
     product_id: int
     items: list[ProductOut]

@@ -82,6 +82,15 @@ REGISTRY: dict[str, Switch] = {
             "other requests keep being served while it ranks",
         ),
         Switch(
+            name="highlights_recompute_on_every_miss",
+            bug="the front page's best sellers are cached in Redis with a plain expiry: when "
+            "the entry expires, every request that misses recomputes the heavy order-history "
+            "query at once, until one of them has stored it (a cache stampede at every expiry)",
+            fix="single flight with stale-while-revalidate: the entry outlives its freshness, "
+            "one request (holding a Redis lock) recomputes it while the others are served the "
+            "stale copy",
+        ),
+        Switch(
             name="suggest_memo_per_request",
             bug="search suggestions memoize their ranking with functools.cache on a method of "
             "a per-request object: every request's ranking (every product that matched) is "

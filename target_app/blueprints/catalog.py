@@ -12,6 +12,7 @@ from target_app.api import api, errors
 from target_app.db import new_session, request_session
 from target_app.runtime_settings import current_settings
 from target_app.schemas import (
+    Highlights,
     ProductOut,
     ProductPage,
     ProductQuery,
@@ -20,7 +21,7 @@ from target_app.schemas import (
     Suggestions,
     SuggestQuery,
 )
-from target_app.services import catalog, pricing, similar, suggest
+from target_app.services import catalog, highlights, pricing, similar, suggest
 from target_app.services.catalog_cache import CatalogCache, Snapshot, View
 
 bp = Blueprint("catalog", __name__)
@@ -90,6 +91,19 @@ def search_products() -> ProductPage:
         request_session(), text=query.q, page=query.page, per_page=query.per_page
     )
     return _page(items, query.page, query.per_page, total)
+
+
+@bp.get("/products/highlights")
+@api.validate(resp=Response(HTTP_200=Highlights, **errors(503)), tags=["catalog"])
+def product_highlights() -> Highlights:
+    """The front page's best sellers of the last year: overall and in each category."""
+    cache = highlights.HighlightsCache(
+        current_app.extensions["redis"],
+        request_session(),
+        ttl_s=current_settings().highlights_ttl_s,
+    )
+    plain = current_app.extensions["switches"].is_on(highlights.SWITCH)
+    return cache.read(single_flight=not plain)
 
 
 @bp.get("/products/suggest")

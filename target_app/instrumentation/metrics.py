@@ -177,6 +177,22 @@ PAYMENTS_DECLINED = Counter(
 )
 for _then in ("retried", "gave_up"):
     PAYMENTS_DECLINED.labels(_then)  # at 0 from the start: the first decline is an increase
+CACHE_READS = Counter(
+    "shop_cache_reads_total",
+    "Reads of a shared (Redis) cache entry by key and result: fresh, stale (served while one "
+    "request recomputes it), miss (recomputed by this request) or error (cache unreachable).",
+    ["key", "result"],
+)
+CACHE_RECOMPUTES = Counter(
+    "shop_cache_recomputes_total",
+    "Recomputations of a shared cache entry, by key and whether another recomputation of the "
+    "same entry was running at the time (anywhere in the shop): overlapping yes or no.",
+    ["key", "overlapping"],
+)
+for _result in ("fresh", "stale", "miss", "error"):
+    CACHE_READS.labels("highlights", _result)
+for _overlapping in ("yes", "no"):
+    CACHE_RECOMPUTES.labels("highlights", _overlapping)
 JOB_RETRIES = Counter(
     "shop_job_retries_total",
     "Failed RQ job attempts that will be retried, by function.",
