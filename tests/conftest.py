@@ -30,7 +30,7 @@ from chaos.ports import free_port  # noqa: E402
 from chaos.settings import StackSettings, load_stack_settings  # noqa: E402
 from chaos.stack.manager import Stack  # noqa: E402
 from target_app import create_app  # noqa: E402
-from target_app.models import Cart, CartItem, Product  # noqa: E402
+from target_app.models import Cart, CartItem, Order, Product  # noqa: E402
 
 PORT_SETTINGS = (
     "pg_port",
@@ -237,6 +237,34 @@ def new_cart(db: Engine) -> Callable[..., int]:
                     )
                 )
         return int(cart_id)
+
+    return create
+
+
+def pending_order(db: Engine, cart_id: int, total_cents: int = 1000) -> int:
+    """Insert an order awaiting payment, without an outbox event: the stack's relay never
+    enqueues its payment, so only the test's own job runs capture it.
+    """
+    with db.begin() as conn:
+        return int(
+            conn.execute(
+                insert(Order)
+                .values(user_id=1, cart_id=cart_id, status="pending_payment",
+                        total_cents=total_cents)
+                .returning(Order.id)
+            ).scalar_one()
+        )  # fmt: skip
+
+
+@pytest.fixture
+def unpaid_order(
+    db: Engine, new_products: Callable[..., list[int]], new_cart: Callable[..., int]
+) -> Callable[[], int]:
+    """Make orders of 1000 cents (one product of its own) awaiting payment (`pending_order`)."""
+
+    def create() -> int:
+        (product,) = new_products(5)
+        return pending_order(db, new_cart((product, 1)))
 
     return create
 

@@ -167,6 +167,13 @@ class HighlightsCache:
             metrics.CACHE_READS.labels(NAME, "stale").inc()
             return stale
         try:
+            # Read again under the lock: the copy in hand was read before the lock was taken,
+            # and the holder before this one may have stored a fresh answer in between (then
+            # released the lock). Recomputing it would make two recomputations per expiry.
+            latest = _decoded(self.redis.get(KEY))
+            if latest is not None and self._age_s(latest) < self.ttl_s:
+                metrics.CACHE_READS.labels(NAME, "fresh").inc()
+                return latest
             metrics.CACHE_READS.labels(NAME, "miss").inc()
             return self._recompute(expire_s=self.ttl_s + STALE_FOR_S)
         finally:

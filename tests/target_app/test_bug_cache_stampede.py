@@ -115,6 +115,27 @@ def test_the_fix_recomputes_once_and_serves_the_stale_copy_meanwhile(
     assert (redis_client.ttl(highlights.KEY) or 0) > highlights.STALE_FOR_S  # outlives freshness
 
 
+def test_a_stale_copy_read_before_another_request_refreshed_it_is_not_recomputed(
+    make_app: AppFactory, redis_client: Redis
+) -> None:
+    """The race behind two recomputations in one lifetime: this request read the stale copy,
+    then the lock's holder stored a fresh one and let go of the lock, then this request got it.
+    """
+    app = make_app()
+    fresh = read_at_once(app, single_flight=True)[0]  # stored, fresh
+    stale = fresh.model_copy(update={"computed_at": fresh.computed_at.replace(year=2020)})
+    before = recomputes()
+    with app.app_context():
+        session = app.extensions["db_sessionmaker"]()
+        try:
+            cache = HighlightsCache(app.extensions["redis"], session, ttl_s=30)
+            answer = cache._revalidate(stale)  # the lock is free: this request takes it
+        finally:
+            session.close()
+    assert delta(recomputes(), before) == {"yes": 0, "no": 0}
+    assert answer.computed_at == fresh.computed_at
+
+
 def test_the_fixs_first_fill_computes_once(make_app: AppFactory) -> None:
     app = make_app()
     before = recomputes()

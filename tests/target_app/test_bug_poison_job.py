@@ -22,10 +22,8 @@ from target_app.services.payments import FOREVER, enqueue_capture, retry_policy
 from target_app.switches import SwitchBoard
 from tests.conftest import eventually
 from tests.target_app.metrics_text import value
-from tests.target_app.test_bug_retry_storm import payment_state, shop_settings, unpaid_order
+from tests.target_app.test_bug_retry_storm import payment_state, shop_settings
 from tests.target_app.worker_process import running_worker
-
-__all__ = ["unpaid_order"]  # the fixture, shared with the retry-storm tests
 
 JOB = "capture_payment"
 #: The orders of `unpaid_order` are 1000 cents: over this limit, declined.

@@ -18,7 +18,7 @@ from redis import Redis
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.scheduler import RQScheduler
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
 
 from chaos.stack.manager import Stack
 from target_app.config import ShopSettings, load_settings
@@ -59,27 +59,6 @@ def test_the_switch_chooses_the_retry_policy(tmp_path: Path) -> None:
     assert storm is not None
     assert storm.max == settings.payment_storm_retries > settings.payment_max_retries
     assert storm.intervals == [0] and storm.enqueue_at_front
-
-
-@pytest.fixture
-def unpaid_order(
-    db: Engine, new_products: Callable[..., list[int]], new_cart: Callable[..., int]
-) -> Callable[[], int]:
-    """Insert orders without an outbox event: the session stack's relay and workers never pay them."""
-
-    def create() -> int:
-        (product,) = new_products(5)
-        with db.begin() as conn:
-            return int(
-                conn.execute(
-                    insert(Order)
-                    .values(user_id=1, cart_id=new_cart((product, 1)), status="pending_payment",
-                            total_cents=1000)
-                    .returning(Order.id)
-                ).scalar_one()
-            )  # fmt: skip
-
-    return create
 
 
 def payment_state(db: Engine, order_id: int) -> tuple[str, list[dict[str, Any]]]:

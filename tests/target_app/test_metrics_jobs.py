@@ -11,9 +11,8 @@ from rq.registry import FailedJobRegistry
 from sqlalchemy import Engine
 
 from chaos.stack.manager import Stack
-from tests.conftest import eventually
+from tests.conftest import eventually, pending_order
 from tests.target_app.metrics_text import value
-from tests.target_app.test_payments import pending_order
 from tests.target_app.worker_process import running_worker
 
 pytestmark = pytest.mark.slow

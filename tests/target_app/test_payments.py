@@ -16,7 +16,7 @@ from target_app import jobs
 from target_app.config import load_settings
 from target_app.models import Order, OutboxEvent
 from target_app.services.payments import enqueue_capture, retry_intervals_s
-from tests.conftest import free_port
+from tests.conftest import free_port, pending_order
 
 
 @pytest.fixture
@@ -78,19 +78,6 @@ def test_capture_marks_the_order_paid_once(
             select(OutboxEvent.payload).where(OutboxEvent.topic == "order.paid")
         ).all()
     assert sum(p["order_id"] == order_id for p in paid_events) == 1
-
-
-def pending_order(db: Engine, cart_id: int, total_cents: int = 1000) -> int:
-    """Insert an order without an outbox event: the session stack's relay never pays it."""
-    with db.begin() as conn:
-        return int(
-            conn.execute(
-                insert(Order)
-                .values(user_id=1, cart_id=cart_id, status="pending_payment",
-                        total_cents=total_cents)
-                .returning(Order.id)
-            ).scalar_one()
-        )  # fmt: skip
 
 
 @pytest.mark.usefixtures("job_env")
