@@ -22,12 +22,16 @@ requests wait, briefly, for the one holding the lock.
 Every read and recomputation is counted (shop_cache_reads_total,
 shop_cache_recomputes_total); a recomputation also notes, in a Redis sorted
 set, that it is running, so it can say whether another one was running
-anywhere in the shop at the same time (the `overlapping` label).
+anywhere in the shop at the same time (the `overlapping` label). With Redis
+unreachable, every request computes the answer itself: those count as reads
+with result `error`, not as recomputations of the entry.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import time
 import uuid
 from datetime import UTC, datetime
@@ -54,8 +58,10 @@ COMPUTING_KEY = f"{KEY}:computing"
 STALE_FOR_S = 600
 #: A lock holder that died frees the lock after this long; a recomputation takes a fraction.
 LOCK_TIMEOUT_S = 10.0
-#: With no copy at all, how long a request waits for the lock holder before computing itself.
+#: With no copy at all, how long a request waits for the lock holder before computing itself,
+#: looking for the stored entry this often meanwhile.
 COLD_WAIT_S = 3.0
+FILL_POLL_S = 0.05
 #: A running-recomputation mark older than this is a crashed one's and no longer counts.
 COMPUTING_MARK_S = 30.0
 WINDOW_DAYS = 365
@@ -180,22 +186,35 @@ class HighlightsCache:
             _release(lock)
 
     def _fill(self) -> Highlights:
-        """No copy at all: wait for the one computing it, or compute it while holding the lock."""
-        lock = self.redis.lock(LOCK_KEY, timeout=LOCK_TIMEOUT_S, blocking_timeout=COLD_WAIT_S)
-        held = lock.acquire()
-        try:
-            stored = _decoded(self.redis.get(KEY)) if held else None  # while this one waited?
-            if stored is not None:
-                metrics.CACHE_READS.labels(NAME, "fresh").inc()
-                return stored
-            metrics.CACHE_READS.labels(NAME, "miss").inc()
-            return self._recompute(expire_s=self.ttl_s + STALE_FOR_S)
-        finally:
-            if held:
-                _release(lock)
+        """No copy at all: wait for the one computing it, or compute it while holding the lock.
+
+        A waiter polls the entry itself (not only the lock), so every waiter sees the answer
+        as soon as it is stored; past `COLD_WAIT_S` (a holder that died, or a database slower
+        than that) it computes without the lock, after a last look.
+        """
+        deadline = time.monotonic() + COLD_WAIT_S
+        while True:
+            lock = self.redis.lock(LOCK_KEY, timeout=LOCK_TIMEOUT_S)
+            held = lock.acquire(blocking=False)
+            try:
+                stored = _decoded(self.redis.get(KEY))  # stored while this one waited?
+                if stored is not None:
+                    metrics.CACHE_READS.labels(NAME, "fresh").inc()
+                    return stored
+                if held or time.monotonic() >= deadline:
+                    metrics.CACHE_READS.labels(NAME, "miss").inc()
+                    return self._recompute(expire_s=self.ttl_s + STALE_FOR_S)
+            finally:
+                if held:
+                    _release(lock)
+            time.sleep(FILL_POLL_S)
 
     def _recompute(self, *, expire_s: float) -> Highlights:
-        """Compute and store the entry, counting whether another recomputation ran meanwhile."""
+        """Compute and store the entry, counting whether another recomputation ran meanwhile.
+
+        Once computed, the answer is returned whatever Redis does next: a store that fails
+        is logged, not a reason to compute it all again.
+        """
         mark = uuid.uuid4().hex
         now = time.time()
         with self.redis.pipeline() as pipe:  # MULTI: drop crashed marks, add ours, count them
@@ -206,10 +225,14 @@ class HighlightsCache:
             running = int(pipe.execute()[2])
         try:
             answer = compute(self.session)
-            self.redis.set(KEY, answer.model_dump_json(), ex=max(1, round(expire_s)))
         finally:
-            self.redis.zrem(COMPUTING_KEY, mark)
-        metrics.CACHE_RECOMPUTES.labels(NAME, "yes" if running > 1 else "no").inc()
+            metrics.CACHE_RECOMPUTES.labels(NAME, "yes" if running > 1 else "no").inc()
+            with contextlib.suppress(RedisError):  # the mark expires by itself
+                self.redis.zrem(COMPUTING_KEY, mark)
+        try:
+            self.redis.set(KEY, answer.model_dump_json(), px=math.ceil(expire_s * 1000))
+        except RedisError as exc:
+            log.warning("highlights computed but not stored (%s)", exc)
         return answer
 
 
@@ -227,8 +250,12 @@ def _decoded(raw: bytes | None) -> Highlights | None:
 
 
 def _release(lock: Lock) -> None:
-    """Release a lock this request holds; one that expired meanwhile is no longer ours."""
+    """Release a lock this request holds; one that expired meanwhile is no longer ours, and
+    one Redis cannot release now expires by itself (LOCK_TIMEOUT_S).
+    """
     try:
         lock.release()
     except LockError:
         log.warning("highlights lock expired before its recomputation ended")
+    except RedisError as exc:
+        log.warning("highlights lock not released (%s): it expires by itself", exc)

@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from prometheus_client import REGISTRY
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import Engine, text
 
 from target_app.schemas import Highlights
@@ -165,3 +166,69 @@ def test_an_entry_this_version_cannot_read_is_recomputed(
     assert response.status_code == 200, response.get_data(as_text=True)
     assert sum(delta(recomputes(), before).values()) == 1
     assert Highlights.model_validate_json(redis_client.get(highlights.KEY) or "").bestsellers
+
+
+def one_read(app: Flask) -> Highlights:
+    """Read the highlights the fixed way, with a session of its own."""
+    with app.app_context():
+        session = app.extensions["db_sessionmaker"]()
+        try:
+            return HighlightsCache(app.extensions["redis"], session, ttl_s=30).read(
+                single_flight=True
+            )
+        finally:
+            session.close()
+
+
+def test_a_cold_reader_gets_what_the_lock_holder_stores(
+    make_app: AppFactory, redis_client: Redis
+) -> None:
+    app = make_app()
+    stored = read_at_once(app, single_flight=True)[0]
+    redis_client.delete(highlights.KEY)
+    holder = redis_client.lock(highlights.LOCK_KEY, timeout=10)
+    assert holder.acquire(blocking=False)  # another worker is computing it
+    before = recomputes()
+    reader = gevent.spawn(one_read, app)
+    gevent.sleep(0.3)
+    assert not reader.ready()  # waiting, not computing
+    redis_client.set(highlights.KEY, stored.model_dump_json(), ex=600)
+    holder.release()
+    answer = reader.get(timeout=5)
+    assert answer.computed_at == stored.computed_at
+    assert delta(recomputes(), before) == {"yes": 0, "no": 0}
+
+
+def test_a_cold_reader_computes_itself_when_the_holder_takes_too_long(
+    make_app: AppFactory, redis_client: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(highlights, "COLD_WAIT_S", 0.3)
+    app = make_app()
+    holder = redis_client.lock(highlights.LOCK_KEY, timeout=10)
+    assert holder.acquire(blocking=False)  # a holder that died, or a database that crawls
+    try:
+        before = recomputes()
+        assert one_read(app).bestsellers
+        assert sum(delta(recomputes(), before).values()) == 1
+    finally:
+        holder.release()
+
+
+def test_an_answer_computed_is_returned_when_redis_fails_to_store_it(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+
+    client = app.extensions["redis"]
+    set_key = client.set
+
+    def refuse_the_entry(name: str, *args: object, **kwargs: object) -> object:
+        if name == highlights.KEY:  # the lock (SET NX) still works: the link drops just then
+            raise RedisConnectionError("link dropped")
+        return set_key(name, *args, **kwargs)
+
+    monkeypatch.setattr(client, "set", refuse_the_entry)
+    before_recomputes, before_reads = recomputes(), reads()
+    assert one_read(app).bestsellers
+    assert sum(delta(recomputes(), before_recomputes).values()) == 1  # computed once only
+    assert delta(reads(), before_reads)["error"] == 0
