@@ -35,6 +35,7 @@ import math
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import TypeGuard
 
 from pydantic import ValidationError
 from redis import Redis, RedisError
@@ -148,19 +149,22 @@ class HighlightsCache:
         cached = _decoded(self.redis.get(KEY))
         if not single_flight:
             return self._plain(cached)
-        if cached is not None and self._age_s(cached) < self.ttl_s:
+        if self._fresh(cached):
             metrics.CACHE_READS.labels(NAME, "fresh").inc()
             return cached
         if cached is not None:
             return self._revalidate(cached)
         return self._fill()
 
-    def _age_s(self, cached: Highlights) -> float:
-        return (datetime.now(UTC) - cached.computed_at).total_seconds()
+    def _fresh(self, entry: Highlights | None) -> TypeGuard[Highlights]:
+        """Whether there is an entry, computed less than the TTL ago."""
+        if entry is None:
+            return False
+        return (datetime.now(UTC) - entry.computed_at).total_seconds() < self.ttl_s
 
     def _plain(self, cached: Highlights | None) -> Highlights:
         """The bug: whoever misses (or finds it expired) recomputes, however many do at once."""
-        if cached is not None and self._age_s(cached) < self.ttl_s:
+        if self._fresh(cached):
             metrics.CACHE_READS.labels(NAME, "fresh").inc()
             return cached
         metrics.CACHE_READS.labels(NAME, "miss").inc()
@@ -177,7 +181,7 @@ class HighlightsCache:
             # and the holder before this one may have stored a fresh answer in between (then
             # released the lock). Recomputing it would make two recomputations per expiry.
             latest = _decoded(self.redis.get(KEY))
-            if latest is not None and self._age_s(latest) < self.ttl_s:
+            if self._fresh(latest):
                 metrics.CACHE_READS.labels(NAME, "fresh").inc()
                 return latest
             metrics.CACHE_READS.labels(NAME, "miss").inc()

@@ -42,19 +42,22 @@ def reads() -> dict[str, float]:
     return {r: count("shop_cache_reads_total", result=r) for r in results}
 
 
+def one_read(app: Flask, *, single_flight: bool = True) -> Highlights:
+    """Read the highlights as a request would, with a session of its own."""
+    with app.app_context():
+        session = app.extensions["db_sessionmaker"]()
+        try:
+            cache = HighlightsCache(app.extensions["redis"], session, ttl_s=30)
+            return cache.read(single_flight=single_flight)
+        finally:
+            session.close()
+
+
 def read_at_once(app: Flask, *, single_flight: bool) -> list[Highlights]:
     """Read the highlights from CONCURRENT greenlets at once, each with its own session."""
-
-    def one() -> Highlights:
-        with app.app_context():
-            session = app.extensions["db_sessionmaker"]()
-            try:
-                cache = HighlightsCache(app.extensions["redis"], session, ttl_s=30)
-                return cache.read(single_flight=single_flight)
-            finally:
-                session.close()
-
-    greenlets = [gevent.spawn(one) for _ in range(CONCURRENT)]
+    greenlets = [
+        gevent.spawn(one_read, app, single_flight=single_flight) for _ in range(CONCURRENT)
+    ]
     gevent.joinall(greenlets, raise_error=True, timeout=60)
     return [g.value for g in greenlets]
 
@@ -166,18 +169,6 @@ def test_an_entry_this_version_cannot_read_is_recomputed(
     assert response.status_code == 200, response.get_data(as_text=True)
     assert sum(delta(recomputes(), before).values()) == 1
     assert Highlights.model_validate_json(redis_client.get(highlights.KEY) or "").bestsellers
-
-
-def one_read(app: Flask) -> Highlights:
-    """Read the highlights the fixed way, with a session of its own."""
-    with app.app_context():
-        session = app.extensions["db_sessionmaker"]()
-        try:
-            return HighlightsCache(app.extensions["redis"], session, ttl_s=30).read(
-                single_flight=True
-            )
-        finally:
-            session.close()
 
 
 def test_a_cold_reader_gets_what_the_lock_holder_stores(
