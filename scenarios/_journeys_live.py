@@ -5,10 +5,13 @@ from __future__ import annotations
 import random
 
 import gevent
-from locust import between, task
+from locust import between, constant, task
 
 from scenarios._shopper import Shopper
 from scenarios._shopping import expect
+
+#: How long the shop may hold a poll with no change to answer.
+POLL_TIMEOUT_S = 10.0
 
 
 class StockWatcher(Shopper):
@@ -35,3 +38,26 @@ class StockWatcher(Shopper):
         finally:
             # An unfinished stream's connection is closed, not reused for the next request.
             raw.release()
+
+
+class LongPoller(Shopper):
+    """Follows stock changes by long-poll, as a page without EventSource does: one request
+    always waiting, each answer's `next` the next poll's `after`."""
+
+    weight = 1
+    wait_time = constant(0)  # a long-poll client asks again as soon as it has an answer
+    network_timeout = POLL_TIMEOUT_S + 5.0
+
+    def on_start(self) -> None:
+        self.cursor: str | None = None
+
+    @task
+    def poll(self) -> None:
+        after = f"&after={self.cursor}" if self.cursor else ""
+        with self.client.get(
+            f"/stock/changes?timeout_s={POLL_TIMEOUT_S:g}{after}",
+            name="/stock/changes",
+            catch_response=True,
+        ) as response:
+            if expect(response, 200):
+                self.cursor = response.json()["next"]

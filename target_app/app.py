@@ -13,7 +13,16 @@ from werkzeug.routing import IntegerConverter, Map
 
 from target_app import db
 from target_app.api import api
-from target_app.blueprints import admin, admin_memory, carts, catalog, health, orders, stream
+from target_app.blueprints import (
+    admin,
+    admin_memory,
+    carts,
+    catalog,
+    health,
+    orders,
+    stock_changes,
+    stream,
+)
 from target_app.config import load_settings
 from target_app.errors import error_body, register_error_handlers
 from target_app.failures import RecentFailures
@@ -62,6 +71,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         carts.bp,
         orders.bp,
         stream.bp,
+        stock_changes.bp,
         health.bp,
         admin.bp,
         admin_memory.bp,

@@ -18,14 +18,18 @@ control_socket_disable = True
 
 
 def post_worker_init(worker: Any) -> None:
-    """Watch this worker's gevent hub for blocks (imported here: the worker is patched now)."""
+    """Watch this worker's gevent hub for blocks, and put the shop's SIGTERM handler in front of
+    gunicorn's (imported here: the worker is patched now)."""
+    from target_app import shutdown
     from target_app.config import load_settings
     from target_app.instrumentation import hub_monitor
+    from target_app.switches import SwitchBoard
 
-    hub_monitor.start(
-        process=f"app-worker-{os.getpid()}",
-        max_blocking_ms=load_settings().hub_max_blocking_ms,
-    )
+    settings = load_settings()
+    process = f"app-worker-{os.getpid()}"
+    hub_monitor.start(process=process, max_blocking_ms=settings.hub_max_blocking_ms)
+    switches = SwitchBoard(settings.switches_file, refresh_s=settings.switch_refresh_s)
+    shutdown.wrap_sigterm(switches, process)
 
 
 def worker_exit(server: Any, worker: Any) -> None:

@@ -123,6 +123,17 @@ REGISTRY: dict[str, Switch] = {
             "(selectinload): 4 statements whatever the page size",
         ),
         Switch(
+            name="exit_at_once_on_sigterm",
+            bug="a deploy's SIGTERM runs the shop's own handler: flush the telemetry and end "
+            "the process at once. A shop worker cuts the requests it holds (the clients see "
+            "their connection closed with no answer); an RQ worker abandons its job in the "
+            "started registry, the order pending payment until RQ calls it abandoned",
+            fix="leave SIGTERM to the servers' graceful shutdown: gunicorn stops accepting and "
+            "finishes its requests (graceful_timeout), RQ finishes the current job (a warm "
+            "shutdown); a worker that did die mid-job (SIGKILL, out of memory) has its job "
+            "put back on the queue by its successor as it starts",
+        ),
+        Switch(
             name="buy_now_ignores_idempotency_key",
             bug="buy now (POST /orders) does not look at the Idempotency-Key: a client that "
             "retries a purchase whose answer it never got (a timeout) places a second order "

@@ -28,10 +28,12 @@ from rq import Queue, SimpleWorker  # noqa: E402
 from rq.exceptions import StopRequested  # noqa: E402
 from rq.job import JobStatus  # noqa: E402
 
+from target_app import shutdown  # noqa: E402
 from target_app.config import load_settings  # noqa: E402
 from target_app.instrumentation import hub_monitor, tracing  # noqa: E402
 from target_app.instrumentation.job_metrics import FailureMetricsMixin  # noqa: E402
 from target_app.instrumentation.logs import configure_logging  # noqa: E402
+from target_app.jobs import switches  # noqa: E402
 from target_app.redis_client import make_redis  # noqa: E402
 
 log = logging.getLogger("target_app.worker")
@@ -66,10 +68,16 @@ class GeventSimpleWorker(tracing.TracedJobsMixin, FailureMetricsMixin, SimpleWor
         # under this name is a dead predecessor's (killed, or gone while Redis was
         # unreachable). RQ would refuse to start until its key expired (minutes):
         # mark it dead, then register.
+        abandoned = None
         if self.connection.exists(self.key) and not self.connection.hexists(self.key, "death"):
             self.log.warning("worker %s: clearing the registration a dead process left", self.name)
+            abandoned = self.connection.hget(self.key, "current_job")
             self.register_death()
         super().register_birth()
+        if abandoned and not shutdown.quits_at_once(switches()):
+            # FIX: the job the dead process was running goes back to the queue now, not
+            # when RQ's maintenance finds it abandoned (its timeout later, then failed).
+            requeue_abandoned(self.queues, as_bytes(abandoned).decode(), self.name)
 
     def _install_signal_handlers(self) -> None:
         if self._signals_installed:
@@ -79,6 +87,8 @@ class GeventSimpleWorker(tracing.TracedJobsMixin, FailureMetricsMixin, SimpleWor
 
         def on_signal(signum: int, handler: Any) -> None:
             self.stop_signalled = True
+            if signum == signal.SIGTERM and shutdown.quits_at_once(switches()):
+                shutdown.exit_now(self.name)  # the bug: gone here, the job abandoned
             try:
                 handler(signum, None)
             except StopRequested:
@@ -164,6 +174,24 @@ def _requeue_stranded(queue: Queue, name: str) -> None:
             log.warning(
                 "worker %s: requeued job %s, stranded by a dropped Redis link", name, job_id
             )
+
+
+def requeue_abandoned(queues: list[Queue], job_id: str, name: str) -> None:
+    """Put back at the front of its queue a job a dead worker left started, if it still is.
+
+    Capturing a payment twice is safe (a paid order is answered at once), so a job the
+    dead process may have half done runs again from the start.
+    """
+    for queue in queues:
+        job = queue.fetch_job(job_id)
+        if job is None or job.origin != queue.name:
+            continue
+        if job.get_status(refresh=False) != JobStatus.STARTED:
+            return  # finished after all, or already dealt with
+        _drop_executions(queue, job_id)
+        queue.enqueue_job(job, at_front=True)
+        log.warning("worker %s: requeued job %s, abandoned by its dead predecessor", name, job_id)
+        return
 
 
 def _drop_executions(queue: Queue, job_id: str) -> None:

@@ -8,6 +8,7 @@ to a stack.
 
 # Importing each kind's module registers it.
 from chaos.faults.base import REGISTRY, FaultKind
+from chaos.faults.deploy import Deploy
 from chaos.faults.index import Index
 from chaos.faults.process import ProcessFault
 from chaos.faults.proxy_down import ProxyDown
@@ -18,6 +19,7 @@ from chaos.faults.toxic import Toxic
 
 __all__ = [
     "REGISTRY",
+    "Deploy",
     "FaultKind",
     "Index",
     "ProcessFault",

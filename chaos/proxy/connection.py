@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import socket
 import struct
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from chaos.proxy.link_context import LinkToxicContext
 from chaos.proxy.toxic import Stream, Toxic
-from chaos.proxy.toxics import Chunk, ToxicContext
+from chaos.proxy.toxics import Chunk
 
 READ_SIZE = 32 * 1024
 # Bytes read ahead of the toxics: a latency toxic delays each chunk from its
@@ -20,53 +20,6 @@ READ_SIZE = 32 * 1024
 # buffers 1024 chunks; this is the same order of magnitude).
 BACKLOG_BYTES = 8 * 1024 * 1024
 CLOSE_TIMEOUT_S = 2.0
-
-
-class LinkToxicContext(ToxicContext):
-    """One toxic acting on one link: its state and its once-per-connection (or request) dice roll."""
-
-    def __init__(self, link: Link, toxic: Toxic, state: dict[str, Any] | None = None) -> None:
-        self.link = link
-        self.toxic = toxic
-        self.state: dict[str, Any] = state if state is not None else {}
-        self._roll_key: int | None = None
-        self.rolled_in = False
-        self.attach_task: asyncio.Task[None] | None = None
-
-    def applies(self) -> bool:
-        """Return whether the toxic acts now; rolled per connection, or per request when asked."""
-        key = self.link.connection.turn if self.toxic.toxicity_per == "request" else 0
-        if key != self._roll_key:
-            self._roll_key = key
-            self.rolled_in = random.random() < self.toxic.toxicity
-        return self.rolled_in and not self.toxic.removed
-
-    def now(self) -> float:
-        return asyncio.get_running_loop().time()
-
-    async def sleep(self, seconds: float) -> bool:
-        if self.toxic.removed:
-            return False
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[bool] = loop.create_future()
-        timer = loop.call_later(max(0.0, seconds), _resolve, waiter, True)
-        self.toxic.waiters.add(waiter)
-        try:
-            return await waiter
-        finally:
-            timer.cancel()
-            self.toxic.waiters.discard(waiter)
-
-    def close(self) -> None:
-        self.link.connection.close()
-
-    def reset(self) -> None:
-        self.link.connection.reset()
-
-
-def _resolve(waiter: asyncio.Future[bool], value: bool) -> None:
-    if not waiter.done():
-        waiter.set_result(value)
 
 
 class Link:
@@ -141,6 +94,7 @@ class Link:
                     await self._room.wait()
         except (ConnectionError, OSError):
             pass
+        connection.source_ended(self.stream)
         if self.pump is not None:
             await self.pump
         if connection.closing:
@@ -218,6 +172,9 @@ class Connection:
         self.count_sent = count_sent
         self.turn = 0
         self._last_stream: Stream | None = None
+        #: The upstream ended its side first, the client's last bytes still unanswered.
+        self.dropped_by_upstream = False
+        self._source_ended = False
         self.closing = False
         self._done = asyncio.Event()
 
@@ -226,6 +183,14 @@ class Connection:
         if stream != self._last_stream:
             self._last_stream = stream
             self.turn += 1
+
+    def source_ended(self, stream: Stream) -> None:
+        """Note a side that stopped sending (EOF or reset) before the proxy closed anything."""
+        if self._source_ended or self.closing:
+            return
+        self._source_ended = True
+        # The downstream link reads the upstream: the server went first, after a request.
+        self.dropped_by_upstream = stream == "downstream" and self._last_stream == "upstream"
 
     async def run(self) -> None:
         """Carry data both ways until both sides finish, or a toxic or the proxy ends it."""

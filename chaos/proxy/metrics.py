@@ -24,6 +24,14 @@ CONNECTIONS = Gauge(
     ["proxy"],
     registry=REGISTRY,
 )
+#: Not one of Toxiproxy's own: a load balancer's count of requests a backend dropped.
+REQUESTS_DROPPED = Counter(
+    "faultyard_proxy_requests_dropped_total",
+    "Connections the upstream closed or reset while the client's last bytes were unanswered: "
+    "requests the server dropped (the client saw its connection end with no answer).",
+    ["proxy"],
+    registry=REGISTRY,
+)
 TOXICS_ACTIVE = Gauge(
     "toxiproxy_proxy_toxics_active",
     "Toxics in place per proxy, type and stream.",

@@ -51,6 +51,8 @@ class Proxy:
         self.connections: set[Connection] = set()
         self._server: asyncio.Server | None = None
         self._expiry: dict[str, asyncio.TimerHandle] = {}
+        # At 0 from the start: increase() over a counter born at its first drop sees none.
+        metrics.REQUESTS_DROPPED.labels(name)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -83,8 +85,9 @@ class Proxy:
             for counter in (metrics.RECEIVED, metrics.SENT):
                 with contextlib.suppress(KeyError):
                     counter.remove(self.name, self.listen, self.upstream, stream)
-        with contextlib.suppress(KeyError):
-            metrics.CONNECTIONS.remove(self.name)
+        for gauge_or_counter in (metrics.CONNECTIONS, metrics.REQUESTS_DROPPED):
+            with contextlib.suppress(KeyError):
+                gauge_or_counter.remove(self.name)
 
     async def stop(self) -> None:
         """Stop listening and drop every open connection."""
@@ -205,6 +208,8 @@ class Proxy:
         metrics.CONNECTIONS.labels(self.name).inc()
         try:
             await connection.run()
+            if connection.dropped_by_upstream:
+                metrics.REQUESTS_DROPPED.labels(self.name).inc()
         finally:
             self.connections.discard(connection)
             metrics.CONNECTIONS.labels(self.name).dec()

@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chaos.errors import FaultyardError
-from chaos.faults import Index, ProcessFault, ProxyDown, Reload, Setting, Switch, Toxic
+from chaos.faults import Deploy, Index, ProcessFault, ProxyDown, Reload, Setting, Switch, Toxic
 from chaos.faults.base import STACK_PROXIES
 from chaos.scenarios.journeys import journeys as locust_journeys
 from chaos.scenarios.probe_model import (
@@ -39,6 +39,7 @@ __all__ = [
     "AnswerKey",
     "Comparator",
     "Component",
+    "Deploy",
     "Fault",
     "FaultStep",
     "FixStep",
@@ -88,7 +89,7 @@ class Frozen(BaseModel):
 
 
 # A scenario's steps are the tool's fault kinds (chaos/faults/), told apart by `kind`.
-FaultStep = Toxic | ProxyDown | Switch | Setting | ProcessFault | Index
+FaultStep = Toxic | ProxyDown | Switch | Setting | ProcessFault | Deploy | Index
 
 
 def _on_a_stack_proxy(fault: FaultStep) -> FaultStep:

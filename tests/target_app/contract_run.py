@@ -25,6 +25,9 @@ EXCLUDED = {
     r"^/admin/(switches/|settings/|reload$)": "admin writes",
     # An endless Server-Sent Events stream: a request to it only ends when the client stops.
     r"^/stream/": "the stock stream",
+    # A long-poll: each request is held until a stock change or its timeout_s (up to 30 s),
+    # which would make the run minutes long; tests/target_app/test_stock_changes.py covers it.
+    r"^/stock/changes$": "the stock long-poll",
 }
 USERS = (1, 2, 3, 4, 5)  # seeded by every stack (target_app.seed_data.USERS)
 #: Operations whose 422 may answer a schema-valid request: checking out an empty cart,

@@ -37,11 +37,16 @@ class WorkerProcess:
 
 
 @contextmanager
-def running_worker(stack: Stack, folder: Path, **env: str) -> Iterator[WorkerProcess]:
-    """Start a worker on a queue of its own on the stack's Redis; kill it on exit."""
-    name = f"test-{uuid.uuid4().hex[:8]}"
+def running_worker(
+    stack: Stack, folder: Path, name: str | None = None, **env: str
+) -> Iterator[WorkerProcess]:
+    """Start a worker on a queue of its own on the stack's Redis; kill it on exit.
+
+    The queue is named after the worker; `name` starts a successor of a worker that died.
+    """
+    name = name or f"test-{uuid.uuid4().hex[:8]}"
     metrics_dir = folder / "metrics"
-    metrics_dir.mkdir()
+    metrics_dir.mkdir(exist_ok=True)
     log = folder / "worker.log"
     full_env = {
         **os.environ,
