@@ -23,14 +23,14 @@ PAYMENT_DELAY_MS = 300
 DROPPED = 'faultyard_proxy_requests_dropped_total{proxy="shop"}'
 #: Requests the shop dropped in the last 15 s: connections its workers ended without an answer.
 DROPPED_RECENTLY = f"sum(increase({DROPPED}[15s])) or vector(0)"
-#: Orders of the last 30 s still pending payment 5 s after checkout (paid within a second
+#: Orders of the last 20 s still pending payment 5 s after checkout (paid within a second
 #: normally): a payment job lost with its worker leaves its order waiting until RQ calls the
-#: job abandoned (its 30 s timeout). Thirty seconds, so that once the deploy is over the
-#: orders it hit leave the window: the run's recovery waits for the SLO to hold again.
+#: job abandoned (its 30 s timeout). A short window, so that once the deploy is over the
+#: orders it hit leave it: the run's recovery waits for the SLO to hold again.
 STUCK_ORDERS = """
 SELECT count(*) FROM orders
 WHERE status = 'pending_payment'
-  AND created_at BETWEEN now() - interval '30 seconds' AND now() - interval '5 seconds'
+  AND created_at BETWEEN now() - interval '20 seconds' AND now() - interval '5 seconds'
 """
 QUIT_AT_ONCE = (
     "On a deploy's SIGTERM the shop's processes exit at once instead of finishing their "
@@ -76,7 +76,7 @@ SCENARIO = Scenario(
             sql=STUCK_ORDERS,
             comparator=">",
             threshold=0,
-            description="orders of the last 30 s still pending payment 5 s after checkout",
+            description="orders of the last 20 s still pending payment 5 s after checkout",
         ),
     ),
     slo=(

@@ -11,6 +11,7 @@ import chaos.scenarios.model as scenario_model
 from chaos import toxiproxy
 from chaos.faults import (
     REGISTRY,
+    Deploy,
     FaultKind,
     Index,
     ProcessFault,
@@ -37,11 +38,13 @@ OLDER_RUN_STEPS: list[dict[str, Any]] = [
     {"kind": "setting", "name": "payment_failure_rate", "value": 0.5},
     {"kind": "process", "service": "redis", "action": "pause"},
     {"kind": "reload", "service": "app"},
+    {"kind": "deploy", "service": "worker-2"},
 ]
 
 
 def test_every_kind_is_registered_under_its_kind_name() -> None:
     assert {
+        "deploy": Deploy,
         "index": Index,
         "process": ProcessFault,
         "proxy_down": ProxyDown,
@@ -74,7 +77,7 @@ def test_steps_an_older_run_wrote_read_back(data: dict[str, Any]) -> None:
 
 def test_an_unknown_kind_is_refused_naming_the_known_ones() -> None:
     with pytest.raises(
-        ValueError, match="unknown fault kind 'flood'; known: index, process, proxy_down"
+        ValueError, match="unknown fault kind 'flood'; known: deploy, index, process, proxy_down"
     ):
         step_from_dict({"kind": "flood"})
 
