@@ -118,10 +118,11 @@ SCENARIO = Scenario(
     ),
     guide=Guide(
         where_to_look=(
-            "The moment of the deploy: `faultyard logs app worker-1 worker-2 --since 2m`. A "
-            "graceful stop says so (gunicorn: 'Worker exiting', RQ: 'Warm shut down "
-            "requested' and the job finishing); here each old process logs one line on "
-            "SIGTERM and is gone within milliseconds, with requests and a job in hand.",
+            "The moment of the deploy: `faultyard logs --since 2m --level warning` (every "
+            "service's lines, merged in time order). A graceful stop finishes what it holds "
+            "(RQ: the job's last lines come before the worker's 'stopped'); here each old "
+            "process logs one line on SIGTERM and is gone within milliseconds, with requests "
+            "and a job in hand.",
             "The clients' side: requests that ended with no answer at all, not a 5xx. The "
             "shop's own metrics cannot count them (the process that would have counted is "
             "gone); the proxy in front of it can: "

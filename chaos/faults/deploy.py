@@ -52,6 +52,11 @@ class Deploy(FaultKind):
         if self.service == "app":
             state = ctx.stack.reload("app")
             return f"deployed app: reloaded in {state.ready_after_s:.1f}s"
+        if ctx.stack.settings.target != "native":
+            raise StackError(
+                f"a deploy of {self.service} signals its process: the native stack's only "
+                f"(under compose: `docker compose restart {self.service}`)"
+            )
         record = ctx.stack.running(self.service)
         if record is None:
             raise StackError(f"{self.service} does not run (`faultyard up` starts it)")
