@@ -29,7 +29,7 @@ from target_app.public import runtime_settings_file, switches_file
 from target_app.runtime_settings import RuntimeSettings
 from target_app.shutdown import SWITCH
 from target_app.switches import SwitchBoard
-from tests.chaos.proxy.test_dropped_requests import metric
+from tests.chaos.proxy.conftest import metric
 from tests.conftest import PORT_SETTINGS, eventually, free_port, reachable_temp_dir
 
 pytestmark = pytest.mark.slow

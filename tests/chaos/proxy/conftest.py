@@ -91,3 +91,11 @@ def echo(sock, _address) -> None:  # type: ignore[no-untyped-def]
 
 def port_of(address: str) -> int:
     return int(address.rsplit(":", 1)[1])
+
+
+def metric(proxy_server: str, name: str, proxy: str) -> float:
+    """Return one proxy's value of a metric (0 when the proxy has no sample yet)."""
+    for line in requests.get(f"{proxy_server}/metrics", timeout=5).text.splitlines():
+        if line.startswith(f'{name}{{proxy="{proxy}"}}'):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0

@@ -8,14 +8,9 @@ import time
 from collections.abc import Callable
 
 import pytest
-import requests
 
 from chaos.toxiproxy import ToxiproxyClient
-from tests.chaos.proxy.conftest import port_of
-
-
-def call(url: str, method: str, path: str) -> requests.Response:
-    return requests.request(method, url + path, timeout=5)
+from tests.chaos.proxy.conftest import metric, port_of
 
 
 def answer_then_close(sock, _address) -> None:  # type: ignore[no-untyped-def]
@@ -36,14 +31,6 @@ def reset_unanswered(sock, _address) -> None:  # type: ignore[no-untyped-def]
     sock.recv(1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     sock.close()
-
-
-def metric(proxy_server: str, name: str, proxy: str) -> float:
-    """Return one proxy's value of a metric (0 when the proxy has no sample yet)."""
-    for line in call(proxy_server, "GET", "/metrics").text.splitlines():
-        if line.startswith(f'{name}{{proxy="{proxy}"}}'):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 def one_exchange(proxy: str, api: ToxiproxyClient, *, hang_up_first: bool = False) -> bytes:
