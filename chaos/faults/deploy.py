@@ -16,8 +16,6 @@ import time
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
-from redis import Redis
-from redis.exceptions import RedisError
 
 from chaos.errors import StackError
 from chaos.faults.base import FaultKind, register
@@ -78,6 +76,11 @@ class Deploy(FaultKind):
 
 def wait_until_busy(redis_url: str, worker_name: str, timeout_s: float = BUSY_WAIT_S) -> bool:
     """Wait until the RQ worker says it is busy (running a job); False if not within the timeout."""
+    # Imported here: the scenario format imports every fault kind, and `faultyard list` or the
+    # console must not load a Redis client to read the catalogue.
+    from redis import Redis
+    from redis.exceptions import RedisError
+
     deadline = time.monotonic() + timeout_s
     client = Redis.from_url(redis_url, socket_timeout=1.0)
     try:
