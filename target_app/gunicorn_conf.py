@@ -35,11 +35,9 @@ def post_worker_init(worker: Any) -> None:
 def worker_exit(server: Any, worker: Any) -> None:
     """Write this worker's last metric increments, access lines and spans on its way out
     (called in the worker)."""
-    from target_app.instrumentation import buffered_values, log_handler, tracing
+    from target_app import shutdown
 
-    buffered_values.flush()
-    log_handler.flush_deferred()
-    tracing.shutdown()
+    shutdown.flush_telemetry()
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -16,9 +16,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable
 from types import FrameType
-from typing import Any
 
 import gevent
 
@@ -27,7 +25,6 @@ from target_app.switches import SwitchBoard
 log = logging.getLogger(__name__)
 
 SWITCH = "exit_at_once_on_sigterm"
-Handler = Callable[[int, FrameType | None], Any]
 
 
 def flush_telemetry() -> None:
