@@ -18,7 +18,12 @@ from locust import between, task
 # Locust runs the user classes it finds in this module, imported ones too.
 from scenarios._journeys_home import Visitor  # noqa: F401
 from scenarios._journeys_hot import ContendedBuyer, GreedyBuyer, Merchant  # noqa: F401
-from scenarios._journeys_live import LongPoller, StockWatcher  # noqa: F401
+from scenarios._journeys_live import (  # noqa: F401
+    LongPoller,
+    StockSocketReader,
+    StockStreamReader,
+    StockWatcher,
+)
 from scenarios._journeys_search import Typer  # noqa: F401
 from scenarios._shopper import Shopper
 from scenarios._shopping import (

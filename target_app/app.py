@@ -21,7 +21,9 @@ from target_app.blueprints import (
     health,
     orders,
     stock_changes,
+    stock_socket,
     stream,
+    stream_gaps,
 )
 from target_app.config import load_settings
 from target_app.errors import error_body, register_error_handlers
@@ -58,6 +60,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["catalog_cache"] = CatalogCache(max_products=settings.catalog_cache_max_products)
     app.extensions["redis"] = make_redis(settings)
     app.extensions["failures"] = RecentFailures()
+    # WebSockets ping their clients as the SSE stream sends its keepalive comments.
+    app.config["SOCK_SERVER_OPTIONS"] = {"ping_interval": settings.sse_heartbeat_s}
 
     db.init_app(app, settings)
     request_spans = tracing.init_app(app, settings)
@@ -72,6 +76,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         orders.bp,
         stream.bp,
         stock_changes.bp,
+        stock_socket.bp,
+        stream_gaps.bp,
         health.bp,
         admin.bp,
         admin_memory.bp,

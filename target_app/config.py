@@ -62,11 +62,13 @@ class ShopSettings(BaseSettings):
 
     events_stream: str = "shop:events"
     events_stream_maxlen: int = Field(100_000, ge=100)
-    stock_channel: str = "shop:stock"
     relay_batch_size: int = Field(100, ge=1)
     relay_poll_interval_s: float = Field(0.2, gt=0)
 
-    sse_heartbeat_s: float = Field(15.0, gt=0)
+    #: A live stream quiet this long gets a keepalive (an SSE comment, a WebSocket ping):
+    #: proxies and load balancers in between keep it, and a client gone is noticed (the
+    #: write fails) within this long, its stream's Redis connection freed.
+    sse_heartbeat_s: float = Field(2.0, gt=0)
     switch_refresh_s: float = Field(0.2, gt=0)
     admin_token: str | None = None
 

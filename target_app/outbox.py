@@ -32,7 +32,7 @@ checkout_log = logging.getLogger("target_app.checkout")
 
 
 def write_to_stream(redis: Redis, events: Sequence[OutboxEvent], settings: ShopSettings) -> None:
-    """Add events to the stream, and each order's new stock to the stock channel (RedisError if down)."""
+    """Add events to the stream, which the live stock updates read too (RedisError if down)."""
     pipe = redis.pipeline(transaction=False)
     for event in events:
         pipe.xadd(
@@ -41,12 +41,6 @@ def write_to_stream(redis: Redis, events: Sequence[OutboxEvent], settings: ShopS
             maxlen=settings.events_stream_maxlen,
             approximate=True,
         )
-        if event.topic == "order.placed":
-            for item in event.payload.get("items", []):
-                pipe.publish(
-                    settings.stock_channel,
-                    json.dumps({"product_id": item["product_id"], "stock": item["stock_after"]}),
-                )
     pipe.execute()
 
 

@@ -142,6 +142,16 @@ REGISTRY: dict[str, Switch] = {
             "first order back (200, Idempotent-Replayed: true), and a concurrent retry waits "
             "for it on the key's unique constraint",
         ),
+        Switch(
+            name="stream_without_resume",
+            bug="the live stock streams (SSE and WebSocket) tell clients to reconnect at once "
+            "(`retry: 0`) and give them nothing to resume from: events carry no id and a "
+            "reconnection starts from now, so a client cut off comes straight back, again and "
+            "again while the cut lasts, and the changes published meanwhile are lost to it",
+            fix="events carry their id in the events stream and a reconnection resumes after "
+            "the client's last one (Last-Event-ID, `?after=`); clients are told to wait about "
+            "a second, with jitter, and back off exponentially while their attempts fail",
+        ),
     )
 }
 

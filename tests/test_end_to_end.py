@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 
@@ -77,7 +78,14 @@ def test_stock_stream_sends_server_sent_events(
         for line in lines:
             if line.startswith("data: ") and json.loads(line[6:])["product_id"] == a:
                 assert previous == "event: stock"
-                assert json.loads(line[6:]) == {"product_id": a, "stock": 26}
+                change = json.loads(line[6:])
+                assert {k: change[k] for k in ("product_id", "stock")} == {
+                    "product_id": a,
+                    "stock": 26,
+                }
+                assert re.fullmatch(
+                    r"[0-9]+-[0-9]+", change["id"]
+                )  # its entry in the events stream
                 break
             previous = line
         else:

@@ -10,6 +10,7 @@ to a stack.
 from chaos.faults.base import REGISTRY, FaultKind
 from chaos.faults.deploy import Deploy
 from chaos.faults.index import Index
+from chaos.faults.pause import Pause
 from chaos.faults.process import ProcessFault
 from chaos.faults.proxy_down import ProxyDown
 from chaos.faults.reload import Reload
@@ -22,6 +23,7 @@ __all__ = [
     "Deploy",
     "FaultKind",
     "Index",
+    "Pause",
     "ProcessFault",
     "ProxyDown",
     "Reload",

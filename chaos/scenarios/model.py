@@ -19,7 +19,17 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chaos.errors import FaultyardError
-from chaos.faults import Deploy, Index, ProcessFault, ProxyDown, Reload, Setting, Switch, Toxic
+from chaos.faults import (
+    Deploy,
+    Index,
+    Pause,
+    ProcessFault,
+    ProxyDown,
+    Reload,
+    Setting,
+    Switch,
+    Toxic,
+)
 from chaos.faults.base import STACK_PROXIES
 from chaos.scenarios.journeys import journeys as locust_journeys
 from chaos.scenarios.probe_model import (
@@ -49,6 +59,7 @@ __all__ = [
     "Index",
     "Link",
     "LoadProfile",
+    "Pause",
     "Probe",
     "ProcessFault",
     "PromQLProbe",
@@ -89,7 +100,7 @@ class Frozen(BaseModel):
 
 
 # A scenario's steps are the tool's fault kinds (chaos/faults/), told apart by `kind`.
-FaultStep = Toxic | ProxyDown | Switch | Setting | ProcessFault | Deploy | Index
+FaultStep = Toxic | ProxyDown | Switch | Setting | ProcessFault | Deploy | Index | Pause
 
 
 def _on_a_stack_proxy(fault: FaultStep) -> FaultStep:

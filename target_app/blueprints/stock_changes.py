@@ -10,18 +10,16 @@ slices, so a shop worker shutting down gracefully answers its held polls at once
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from typing import Any
 
 from flask import Blueprint, current_app, request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from redis import Redis
 from redis.exceptions import RedisError
 from spectree import Response as Resp
 
-from target_app import shutdown
+from target_app import live_feed, shutdown
 from target_app.api import api, errors
 from target_app.errors import Unavailable
 
@@ -31,9 +29,6 @@ bp = Blueprint("stock_changes", __name__)
 
 #: A held poll looks at the draining flag at least this often.
 SLICE_S = 0.5
-#: A Redis stream entry id: milliseconds and a sequence number.
-STREAM_ID = r"^[0-9]{1,20}-[0-9]{1,20}$"
-BATCH = 100
 
 
 class StockChangesQuery(BaseModel):
@@ -41,10 +36,17 @@ class StockChangesQuery(BaseModel):
 
     after: str | None = Field(
         None,
-        pattern=STREAM_ID,
+        pattern=live_feed.STREAM_ID,
         description="The `next` of the previous answer; without it, changes from now on.",
     )
     timeout_s: float = Field(20.0, ge=0, le=30, description="Longest wait for a change.")
+
+    @field_validator("after")
+    @classmethod
+    def _an_id_redis_can_hold(cls, after: str | None) -> str | None:
+        if after is not None and not live_feed.is_stream_id(after):
+            raise ValueError("not a stream entry id: each part is at most 2**64 - 1")
+        return after
 
 
 class StockChange(BaseModel):
@@ -72,43 +74,20 @@ def stock_changes() -> StockChanges:
     redis: Redis = current_app.extensions["redis"]
     deadline = time.monotonic() + query.timeout_s
     try:
-        cursor = query.after or _latest_id(redis, settings.events_stream)
+        cursor = query.after or live_feed.latest_id(redis, settings.events_stream)
         while True:
             remaining = deadline - time.monotonic()
             block_ms = int(min(SLICE_S, remaining) * 1000)
-            read = redis.xread(
-                {settings.events_stream: cursor},
-                count=BATCH,
-                **({"block": block_ms} if block_ms > 0 else {}),
+            batches, cursor = live_feed.read(
+                redis, settings.events_stream, cursor, block_ms if block_ms > 0 else None
             )
-            changes, cursor = _changes(read, cursor)
-            if changes or block_ms <= 0 or shutdown.draining.is_set():
+            if batches or block_ms <= 0 or shutdown.draining.is_set():
+                changes = [
+                    StockChange(id=c.id, product_id=c.product_id, stock=c.stock)
+                    for batch in batches
+                    for c in batch.changes
+                ]
                 return StockChanges(changes=changes, next=cursor)
     except RedisError as exc:
         log.error("stock changes unavailable", extra={"error": str(exc)})
         raise Unavailable("stock changes unavailable: Redis unreachable") from None
-
-
-def _latest_id(redis: Redis, stream: str) -> str:
-    newest = redis.xrevrange(stream, count=1)
-    return _text(newest[0][0]) if newest else "0-0"
-
-
-def _changes(read: Any, cursor: str) -> tuple[list[StockChange], str]:
-    """Return the stock changes in an XREAD answer, and the id of its last entry."""
-    changes: list[StockChange] = []
-    for _stream, entries in read or ():
-        for entry_id, fields in entries:
-            cursor = _text(entry_id)
-            values = {_text(k): _text(v) for k, v in fields.items()}
-            if values.get("topic") != "order.placed":
-                continue
-            for item in json.loads(values.get("payload", "{}")).get("items", []):
-                changes.append(
-                    StockChange(id=cursor, product_id=item["product_id"], stock=item["stock_after"])
-                )
-    return changes, cursor
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

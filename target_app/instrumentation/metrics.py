@@ -120,6 +120,35 @@ SSE_RECONNECTS = Counter(
     "shop_sse_reconnects_total",
     "Streams opened with a Last-Event-ID header: a client reconnecting.",
 )
+LIVE_CONNECTIONS = Counter(
+    "shop_live_connections_total",
+    "Live stock connections opened (SSE streams and WebSockets), by transport and by whether "
+    "they resumed after an event the client named.",
+    ["transport", "resumed"],
+)
+WEBSOCKETS_OPEN = Gauge(
+    "shop_websockets_open",
+    "Live stock WebSockets open right now.",
+    multiprocess_mode="livesum",
+)
+LIVE_GAPS_REPORTED = Counter(
+    "shop_live_gaps_reported_total",
+    "Reconnections the clients reported (POST /stream/gaps), by transport.",
+    ["transport"],
+)
+LIVE_UPDATES_MISSED = Counter(
+    "shop_live_updates_missed_total",
+    "Stock changes published while a client was away that its reconnection did not deliver, "
+    "as the clients' reports and the events stream show them, by transport.",
+    ["transport"],
+)
+# Every series from the start, at 0: increase() over a series born at its first
+# increment reads 0 for that increment, and the first missed update would go unseen.
+for _transport in ("sse", "websocket"):
+    LIVE_GAPS_REPORTED.labels(transport=_transport)
+    LIVE_UPDATES_MISSED.labels(transport=_transport)
+    for _resumed in ("true", "false"):
+        LIVE_CONNECTIONS.labels(transport=_transport, resumed=_resumed)
 
 GEVENT_HUB_BLOCKED_SECONDS = Counter(
     "shop_gevent_hub_blocked_seconds_total",

@@ -2,42 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import uuid
-from collections.abc import Iterator
-
 import gevent
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
 
 from target_app import shutdown
-from tests.conftest import AppFactory
-
-
-@pytest.fixture
-def stream_app(make_app: AppFactory, redis_client: Redis) -> Iterator[Flask]:
-    """A shop whose events stream is the test's own (deleted afterwards)."""
-    name = f"test:events:{uuid.uuid4().hex[:8]}"
-    yield make_app(events_stream=name)
-    redis_client.delete(name)
-
-
-def placed(redis: Redis, app: Flask, *stock: tuple[int, int]) -> str:
-    """Add an order.placed event holding (product, stock after) pairs; return its id."""
-    payload = {"order_id": 1, "items": [{"product_id": p, "stock_after": s} for p, s in stock]}
-    entry = {"event_id": 1, "topic": "order.placed", "payload": json.dumps(payload)}
-    return as_text(redis.xadd(app.extensions["settings"].events_stream, entry))
-
-
-def as_text(entry_id: bytes | str) -> str:
-    return entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-
-
-def other_event(redis: Redis, app: Flask) -> str:
-    entry = {"event_id": 2, "topic": "order.paid", "payload": json.dumps({"order_id": 1})}
-    return as_text(redis.xadd(app.extensions["settings"].events_stream, entry))
+from tests.target_app.live_events import other_event, placed
 
 
 def test_a_poll_after_a_cursor_gets_the_changes_since(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, Literal
 
 import pytest
@@ -14,6 +15,7 @@ from chaos.faults import (
     Deploy,
     FaultKind,
     Index,
+    Pause,
     ProcessFault,
     ProxyDown,
     Reload,
@@ -39,6 +41,7 @@ OLDER_RUN_STEPS: list[dict[str, Any]] = [
     {"kind": "process", "service": "redis", "action": "pause"},
     {"kind": "reload", "service": "app"},
     {"kind": "deploy", "service": "worker-2"},
+    {"kind": "pause", "seconds": 3.0},
 ]
 
 
@@ -46,6 +49,7 @@ def test_every_kind_is_registered_under_its_kind_name() -> None:
     assert {
         "deploy": Deploy,
         "index": Index,
+        "pause": Pause,
         "process": ProcessFault,
         "proxy_down": ProxyDown,
         "reload": Reload,
@@ -77,9 +81,21 @@ def test_steps_an_older_run_wrote_read_back(data: dict[str, Any]) -> None:
 
 def test_an_unknown_kind_is_refused_naming_the_known_ones() -> None:
     with pytest.raises(
-        ValueError, match="unknown fault kind 'flood'; known: deploy, index, process, proxy_down"
+        ValueError, match="unknown fault kind .flood.; known: deploy, index, pause, process, proxy_down"
     ):
         step_from_dict({"kind": "flood"})
+
+
+def test_a_pause_waits_and_leaves_nothing_to_undo() -> None:
+    pause = Pause(seconds=0.2)
+    started = time.monotonic()
+    assert pause.apply(None) == "paused 0.2s"  # type: ignore[arg-type]
+    assert time.monotonic() - started >= 0.2
+    assert pause.revert(None) == "nothing to undo for a pause"  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        Pause(seconds=0)
+    with pytest.raises(ValidationError):
+        Pause(seconds=61)
 
 
 def test_kinds_are_frozen_and_refuse_unknown_fields() -> None:
@@ -119,6 +135,7 @@ def test_toxics_are_checked_once_against_the_proxy_kinds() -> None:
         (Setting(name="payment_failure_rate", value=0.5), "setting payment_failure_rate = 0.5"),
         (ProcessFault(service="redis", action="pause"), "process pause redis"),
         (Reload(service="app"), "reload app gracefully"),
+        (Pause(seconds=2.5), "pause 2.5s"),
     ],
 )
 def test_each_kind_describes_itself_in_one_line(step: FaultKind, line: str) -> None:
