@@ -64,7 +64,7 @@ SCENARIO = Scenario(
     load=LoadProfile(
         users=14,
         spawn_rate=14,
-        duration_s=30,
+        duration_s=20,
         journeys={"Buyer": 6, "StockStreamReader": 4, "StockSocketReader": 4},
     ),
     symptoms=(

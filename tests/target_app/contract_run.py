@@ -24,7 +24,7 @@ EXCLUDED = {
     # test_runtime_settings.py cover them). The admin API's GETs are fuzzed, with the token.
     r"^/admin/(switches/|settings/|reload$)": "admin writes",
     # An endless Server-Sent Events stream: a request to it only ends when the client stops.
-    r"^/stream/": "the stock stream",
+    r"^/stream/stock$": "the stock stream",
     # A long-poll: each request is held until a stock change or its timeout_s (up to 30 s),
     # which would make the run minutes long; tests/target_app/test_stock_changes.py covers it.
     r"^/stock/changes$": "the stock long-poll",

@@ -508,7 +508,7 @@ def test_a_stream_whose_client_left_is_not_an_error(make_app: AppFactory) -> Non
     trace_id, _, header = new_traceparent()
 
     response = client.get("/stream/stock", headers={"traceparent": header}, buffered=False)
-    assert next(response.iter_encoded()) == b": connected\n\n"
+    assert next(response.iter_encoded()).startswith(b": connected\n")
     response.close()  # what the server does when the client disconnects: GeneratorExit
 
     request = flushed_trace(trace_id).root

@@ -81,7 +81,8 @@ def test_steps_an_older_run_wrote_read_back(data: dict[str, Any]) -> None:
 
 def test_an_unknown_kind_is_refused_naming_the_known_ones() -> None:
     with pytest.raises(
-        ValueError, match="unknown fault kind .flood.; known: deploy, index, pause, process, proxy_down"
+        ValueError,
+        match="unknown fault kind 'flood'; known: deploy, index, pause, process, proxy_down",
     ):
         step_from_dict({"kind": "flood"})
 
