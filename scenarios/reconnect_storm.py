@@ -41,7 +41,7 @@ SCENARIO = Scenario(
     difficulty="intermediate",
     page=(
         "Product pages show stock live. After this afternoon's release, a short network blip "
-        "in front of the shop sent the shop's processes to full CPU for a few seconds, and customers "
+        "in front of the shop made its CPU jump for a few seconds, and customers "
         "now report product pages whose stock disagrees with the cart: a product shown "
         "in stock that checkout says is gone. Reloading the page fixes it."
     ),
@@ -127,7 +127,7 @@ SCENARIO = Scenario(
             "transport and by `resumed`) against the streams open: one open stream per "
             "page is normal; many opened per second for a handful open is churn.",
             "The shop's access log for /stream/stock and /ws/stock: "
-            "`faultyard logs --since 2m --service app` shows the same clients coming back "
+            "`faultyard logs app --since 2m --grep /stock` shows the same clients coming back "
             "within milliseconds, over and over.",
             "What the pages receive: `curl -N http://127.0.0.1:28000/stream/stock` shows "
             "the stream's first lines (`retry:`) and whether its events carry an `id:`; "
@@ -135,8 +135,8 @@ SCENARIO = Scenario(
             "after they reconnected.",
         ),
         what_you_will_see=(
-            "During the cut, hundreds of live connections opened per second, not one "
-            "resumed, and the shop's CPU at its limit for a handful of clients.",
+            "During the cut, tens to hundreds of live connections opened per second for a "
+            "handful of pages, not one of them resumed, and the shop's CPU up several times.",
             "After it, every client back, and stock changes missing from their view: the "
             "ones published while they were away (and the ones cut off in flight).",
             "With the fix: a few attempts per client, spread out, each reconnection resumed "
