@@ -111,8 +111,15 @@ def read(redis: Redis, stream: str, cursor: str, block_ms: int | None) -> tuple[
 
 def changes_between(redis: Redis, stream: str, after: str, before: str) -> int:
     """Return how many stock changes the stream holds strictly between two entry ids."""
+    if _id_key(before) <= _id_key(after):
+        return 0  # nothing between (and Redis refuses an exclusive range that is empty: `(0-0`)
     entries = redis.xrange(stream, f"({after}", f"({before}", count=GAP_SCAN_LIMIT)
     return sum(len(_changes(_text(entry_id), fields)) for entry_id, fields in entries)
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    milliseconds, sequence = entry_id.split("-")
+    return int(milliseconds), int(sequence)
 
 
 def _changes(entry_id: str, fields: dict[Any, Any]) -> tuple[Change, ...]:

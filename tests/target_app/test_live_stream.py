@@ -116,6 +116,10 @@ def test_a_gap_report_counts_the_changes_between_the_two_ids(
     # A reconnection that resumed: the next change is the one right after the last.
     resumed = {"transport": "websocket", "last_seen": first, "next_seen": first}
     assert client.post("/stream/gaps", json=resumed).json == {"missed": 0}
+    # Ids the wrong way round, or both the stream's very first: nothing between, no error.
+    for last_seen, next_seen in ((first, last), ("0-0", "0-0")):
+        odd = {"transport": "sse", "last_seen": last_seen, "next_seen": next_seen}
+        assert client.post("/stream/gaps", json=odd).json == {"missed": 0}
 
 
 @pytest.mark.parametrize(
