@@ -127,7 +127,7 @@ def test_a_gap_report_counts_the_changes_between_the_two_ids(
     [
         {"transport": "carrier-pigeon", "last_seen": "1-0", "next_seen": "2-0"},
         {"transport": "sse", "last_seen": "1", "next_seen": "2-0"},
-        {"transport": "sse", "last_seen": "1-0", "next_seen": "99999999999999999999-0"},
+        {"transport": "sse", "last_seen": "1-0", "next_seen": "10000000000000000000-0"},
         {"transport": "sse", "last_seen": "1-0"},
         {"transport": "sse", "last_seen": "1-0", "next_seen": "2-0", "extra": 1},
     ],
