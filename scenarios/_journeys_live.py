@@ -6,16 +6,15 @@ import contextlib
 import json
 import random
 import re
-import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import gevent
 from locust import between, constant, task
 from simple_websocket import Client
 
 from scenarios._live_clients import (
+    DaemonThread,
     EventStreamParser,
     GapReporter,
     ReconnectPolicy,
@@ -75,13 +74,6 @@ class LongPoller(Shopper):
         ) as response:
             if expect(response, 200):
                 self.cursor = response.json()["next"]
-
-
-class DaemonThread(threading.Thread):
-    """The socket's reader: it must not keep Locust from exiting when a server never closes."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, daemon=True, **kwargs)
 
 
 def report_gap(user: Shopper, transport: str, last_seen: str, next_seen: str) -> bool:

@@ -18,8 +18,19 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
+
+
+class DaemonThread(threading.Thread):
+    """A WebSocket's reader: it must not keep a process from exiting when a server never closes
+    (simple-websocket's own thread is not a daemon)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, daemon=True, **kwargs)
+
 
 #: A browser's reconnection time until the server sends `retry:` (Chromium's).
 DEFAULT_RETRY_MS = 3000

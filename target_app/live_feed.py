@@ -87,6 +87,14 @@ def latest_id(redis: Redis, stream: str) -> str:
     return _text(newest[0][0]) if newest else "0-0"
 
 
+def start_cursor(redis: Redis, stream: str, asked: str | None, *, resume: bool) -> str:
+    """Return where a new connection starts: after the id its client named (the fix), or now."""
+    if resume and is_stream_id(asked):
+        return str(asked)
+    # BUG (stream_without_resume): from now on, whatever the client saw last.
+    return latest_id(redis, stream)
+
+
 def read(redis: Redis, stream: str, cursor: str, block_ms: int | None) -> tuple[list[Batch], str]:
     """Read the entries after `cursor` (waiting up to `block_ms` for one, None: not at all).
 

@@ -45,11 +45,7 @@ def stock_socket(ws: Server) -> None:
     redis = make_redis(settings, read_timeout_s=None)
     metrics.WEBSOCKETS_OPEN.inc()
     try:
-        if resume and live_feed.is_stream_id(after):
-            cursor = str(after)
-        else:
-            # BUG (stream_without_resume): from now on, whatever the client saw last.
-            cursor = live_feed.latest_id(redis, settings.events_stream)
+        cursor = live_feed.start_cursor(redis, settings.events_stream, after, resume=resume)
         resumed = cursor == after
         metrics.LIVE_CONNECTIONS.labels(transport="websocket", resumed=str(resumed).lower()).inc()
         ws.send(json.dumps({"type": "hello", "retry_ms": live_feed.retry_ms(switches)}))

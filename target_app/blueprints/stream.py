@@ -57,11 +57,7 @@ def stock_stream() -> NoReturn:
     # A client of its own with no read timeout: the stream blocks on Redis between events.
     redis = make_redis(settings, read_timeout_s=None)
     try:
-        if resume and live_feed.is_stream_id(last_event_id):
-            cursor = str(last_event_id)
-        else:
-            # BUG (stream_without_resume): from now on, whatever the client saw last.
-            cursor = live_feed.latest_id(redis, settings.events_stream)
+        cursor = live_feed.start_cursor(redis, settings.events_stream, last_event_id, resume=resume)
     except RedisError as exc:
         redis.close()
         log.error("stock stream unavailable", extra={"error": str(exc)})

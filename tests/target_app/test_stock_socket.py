@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,6 +13,7 @@ from redis import Redis
 from simple_websocket import Client
 
 from chaos.stack.manager import Stack
+from scenarios._live_clients import DaemonThread
 from target_app import live_feed
 from target_app.public import switches_file
 from target_app.switches import SwitchBoard
@@ -21,11 +21,6 @@ from tests.conftest import eventually
 
 pytestmark = pytest.mark.slow
 WAIT_S = 10.0
-
-
-class DaemonThread(threading.Thread):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, daemon=True, **kwargs)
 
 
 @contextmanager
