@@ -11,15 +11,17 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 from werkzeug.routing import IntegerConverter, Map
 
-from target_app import db
+from target_app import db, rate_limits
 from target_app.api import api
 from target_app.blueprints import (
     admin,
     admin_memory,
+    auth,
     carts,
     catalog,
     health,
     orders,
+    product_admin,
     stock_changes,
     stock_socket,
     stream,
@@ -64,6 +66,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["SOCK_SERVER_OPTIONS"] = {"ping_interval": settings.sse_heartbeat_s}
 
     db.init_app(app, settings)
+    rate_limits.init_app(app, settings)
     request_spans = tracing.init_app(app, settings)
     if settings.instrumentation:  # off, tracing is off too (ShopSettings)
         request_hooks.init_app(app, request_spans)
@@ -72,6 +75,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     for blueprint in (
         catalog.bp,
+        product_admin.bp,
+        auth.bp,
         carts.bp,
         orders.bp,
         stream.bp,

@@ -72,6 +72,21 @@ class ShopSettings(BaseSettings):
     switch_refresh_s: float = Field(0.2, gt=0)
     admin_token: str | None = None
 
+    # Accounts. The key signing access tokens (HS256); unset, the state folder's jwt-secret
+    # file (made on first use) keeps every worker and restart on one key.
+    jwt_secret: str | None = None
+    access_token_ttl_s: int = Field(300, ge=5, le=86_400)
+    refresh_token_ttl_s: int = Field(14 * 86_400, ge=60)
+    # Argon2id's cost: OWASP's minimum (19 MiB, 2 passes, 1 lane) takes ~20 ms a hash here.
+    password_hash_time_cost: int = Field(2, ge=1, le=50)
+    password_hash_memory_kib: int = Field(19_456, ge=1024, le=1_048_576)
+    # Rate limits (Flask-Limiter's notation, counted in the stack's Redis): failed logins per
+    # account, login attempts per client address, checkouts per user.
+    login_limit_per_account: str = "10 per minute"
+    login_limit_per_address: str = "120 per minute"
+    checkout_limit_per_user: str = "120 per minute"
+    rate_limit_prefix: str = "faultyard:limits"
+
     # gevent's monitor thread reports a hub blocked longer than this; 0 turns it off.
     hub_max_blocking_ms: float = Field(100.0, ge=0)
 
@@ -128,6 +143,11 @@ class ShopSettings(BaseSettings):
     def admin_token_file(self) -> Path:
         """Return the file the stack writes the admin token to."""
         return self.state_dir / "admin-token"
+
+    @property
+    def jwt_secret_file(self) -> Path:
+        """Return the file holding the key that signs access tokens (made on first use)."""
+        return self.state_dir / "jwt-secret"
 
     def resolved_admin_token(self) -> str | None:
         """Return the admin token from the setting, else from the stack's token file."""

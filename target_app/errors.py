@@ -24,6 +24,8 @@ class ShopError(Exception):
     """A failure with a status code and a message meant for the client."""
 
     status = 400
+    #: Response headers the answer carries (WWW-Authenticate on a 401).
+    headers: dict[str, str] = {}  # noqa: RUF012 (never mutated: replaced per instance)
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -33,6 +35,20 @@ class ShopError(Exception):
 
 class NotFound(ShopError):
     status = 404
+
+
+class Unauthorized(ShopError):
+    """No valid credentials: answered with a WWW-Authenticate challenge (RFC 6750)."""
+
+    status = 401
+
+    def __init__(self, message: str, *, challenge: str, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.headers = {"WWW-Authenticate": challenge}
+
+
+class Forbidden(ShopError):
+    status = 403
 
 
 class Conflict(ShopError):
@@ -57,7 +73,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ShopError)
     def _shop_error(exc: ShopError) -> ResponseReturnValue:
-        return error_body(exc.status, exc.message, **exc.details)
+        response, status = error_body(exc.status, exc.message, **exc.details)
+        return response, status, exc.headers
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> ResponseReturnValue:

@@ -20,6 +20,10 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(200), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # Argon2id (target_app.accounts.passwords); None: the account cannot log in.
+    password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
+    # "shopper" or "admin" (who may manage products).
+    role: Mapped[str] = mapped_column(String(16), server_default="shopper", default="shopper")
 
 
 class Product(Base):
@@ -84,6 +88,21 @@ class OrderItem(Base):
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     quantity: Mapped[int]
     unit_price_cents: Mapped[int]
+
+
+class RefreshToken(Base):
+    """A refresh token, stored as its SHA-256; rotated on every use (target_app.accounts)."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    family: Mapped[str] = mapped_column(String(36), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
 
 
 class OutboxEvent(Base):

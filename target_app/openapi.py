@@ -9,7 +9,7 @@ give is in the document:
 - every POST, PUT and PATCH may answer 400, 413 and 415 (the body checks every
   such request goes through first, see target_app.app);
 - checkout and buy now take an optional `Idempotency-Key` header;
-- the admin API wants its bearer token;
+- the admin API wants its bearer token, account routes a shopper's access token;
 - the stock stream answers Server-Sent Events, not JSON;
 - links lead a client that follows them (a stateful fuzzer, say) from a new
   cart to its items, its checkout and the order placed.
@@ -50,6 +50,26 @@ _ADMIN_TOKEN = {
     "description": "The stack's admin token (the state folder's `admin-token` file); "
     "the admin API also answers loopback callers only (403 otherwise).",
 }
+
+ACCESS_SCHEME = "accessToken"
+_ACCESS_TOKEN = {
+    "type": "http",
+    "scheme": "bearer",
+    "bearerFormat": "JWT",
+    "description": "An access token from POST /auth/login or /auth/refresh (HS256, valid "
+    "`expires_in` seconds). Missing, expired or invalid: 401 with a `WWW-Authenticate` "
+    "challenge; a role that may not: 403.",
+}
+#: The operations that want an access token.
+ACCESS_TOKEN_ROUTES = frozenset(
+    {
+        ("/me", "get"),
+        ("/auth/logout-all", "post"),
+        ("/products", "post"),
+        ("/products/{product_id}/price", "put"),
+        ("/products/{product_id}/restock", "post"),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -125,7 +145,11 @@ def complete(spec: dict[str, Any], *, error_schema: str) -> None:
                 responses["200"]["content"] = {"text/event-stream": {"schema": {"type": "string"}}}
             if path.startswith(ADMIN_PREFIX):
                 operation["security"] = [{ADMIN_SCHEME: []}]
-    spec["components"].setdefault("securitySchemes", {})[ADMIN_SCHEME] = _ADMIN_TOKEN
+            if (path, method) in ACCESS_TOKEN_ROUTES:
+                operation["security"] = [{ACCESS_SCHEME: []}]
+    schemes = spec["components"].setdefault("securitySchemes", {})
+    schemes[ADMIN_SCHEME] = _ADMIN_TOKEN
+    schemes[ACCESS_SCHEME] = _ACCESS_TOKEN
     _add_links(spec)
 
 

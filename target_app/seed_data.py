@@ -67,6 +67,12 @@ USERS = (
     ("ken@example.test", "Ken"),
 )
 
+#: Every seeded account's password (the load generator logs in with it; documented in the
+#: README). A shop with real customers would never have one: this one is a practice range.
+DEMO_PASSWORD = "faultyard-demo-password"
+#: The seeded account with the admin role (it may manage products).
+ADMIN_EMAIL = "ada@example.test"
+
 #: Regular customers: customer-000001@example.test is user CUSTOMER_ID_BASE + 1, and so on.
 #: Each has this many past orders.
 CUSTOMER_ID_BASE = 100_000

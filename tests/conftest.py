@@ -170,6 +170,8 @@ def make_app(stack: Stack, tmp_path: Path) -> Iterator[AppFactory]:
             # Tests read the trace of any request they make; the first app sets up
             # the process's tracing, so no test may find its request left unsampled.
             "tracing_max_traces_per_s": 0,
+            # Each test's rate limits count from zero (the limits live in the shared Redis).
+            "rate_limit_prefix": f"test-limits:{uuid.uuid4().hex[:8]}",
             **overrides,
         }
         app = create_app(config)
