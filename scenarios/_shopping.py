@@ -10,14 +10,13 @@ import random
 
 from locust.contrib.fasthttp import ResponseContextManager
 
-from target_app.public import CUSTOMER_ID_BASE, CUSTOMERS, USERS
+from target_app.public import CUSTOMER_ID_BASE, CUSTOMERS
 
 SEED_PRODUCTS = max(1, int(os.environ.get("FAULTYARD_SEED_PRODUCTS", "1000")))
 if os.environ.get("FAULTYARD_LOAD_SEED"):
     # `faultyard scenario --seed N`: the same choices of products, users and think times
     # (their interleaving still depends on timing).
     random.seed(int(os.environ["FAULTYARD_LOAD_SEED"]))
-USER_IDS = range(1, len(USERS) + 1)
 #: The seed's regular customers, each with a history of past orders.
 CUSTOMER_IDS = range(CUSTOMER_ID_BASE + 1, CUSTOMER_ID_BASE + CUSTOMERS + 1)
 #: ContendedBuyer's hot products: the first few with stock left on one catalog page, a page

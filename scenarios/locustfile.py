@@ -4,7 +4,7 @@ Each concrete user class here, or imported here from the package's `_journeys_*`
 is a journey a scenario's load may name (chaos.scenarios.journeys reads them from this file
 and the modules it imports them from; a class's docstring says what that shopper does).
 Requests are named by route template, as the shop's metrics name them; product ids are the
-seed's, users the seed's five.
+seed's; each shopper is one of the seed's customers, logged in (scenarios._shopper).
 """
 
 from __future__ import annotations
@@ -27,11 +27,9 @@ from scenarios._journeys_live import (  # noqa: F401
 from scenarios._journeys_search import Typer  # noqa: F401
 from scenarios._shopper import Shopper
 from scenarios._shopping import (
-    CUSTOMER_IDS,
     MOBILE_RETRIES,
     MOBILE_TIMEOUT_S,
     SEED_PRODUCTS,
-    USER_IDS,
     any_product,
     expect,
     popular_product,
@@ -126,7 +124,9 @@ class MobileBuyer(Shopper):
 
     @task
     def buy_now(self) -> None:
-        body = {"user_id": random.choice(USER_IDS), "product_id": any_product(), "quantity": 1}
+        if not self.signed_in():
+            return
+        body = {"product_id": any_product(), "quantity": 1}
         headers = {"Idempotency-Key": str(uuid.uuid4())}
         for attempt in range(1 + MOBILE_RETRIES):
             name = "/orders [buy now]" if attempt == 0 else "/orders [buy now, retried]"
@@ -141,15 +141,18 @@ class MobileBuyer(Shopper):
 
 
 class HistoryReader(Shopper):
-    """Reads a regular customer's order history, then one of the orders in it."""
+    """Reads their order history (a regular customer's: thirty past orders), then one order."""
 
     weight = 2
 
     @task
     def history(self) -> None:
-        user_id = random.choice(CUSTOMER_IDS)
+        if not self.signed_in():
+            return
         with self.client.get(
-            f"/users/{user_id}/orders?per_page=10", name="/users/<id>/orders", catch_response=True
+            f"/users/{self.account_id}/orders?per_page=10",
+            name="/users/<id>/orders",
+            catch_response=True,
         ) as response:
             if not expect(response, 200):
                 return

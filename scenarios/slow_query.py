@@ -24,7 +24,7 @@ from scenarios._common import (
     quantile,
     rate,
 )
-from target_app.public import CUSTOMER_ID_BASE
+from target_app.public import CUSTOMER_ID_BASE, customer_email
 
 HISTORY_ROUTE = "/users/<int:user_id>/orders"
 #: The index on orders.user_id: the one way to find a customer's orders without reading all.
@@ -112,6 +112,7 @@ SCENARIO = Scenario(
         HTTPProbe(
             name="history_answers",
             path=f"/users/{CUSTOMER_ID_BASE + 1}/orders?per_page=10",
+            as_account=customer_email(CUSTOMER_ID_BASE + 1),
             expect_status=200,
             max_latency_s=1.0,
             description="a regular customer's order history answers 200 within a second",

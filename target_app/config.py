@@ -84,7 +84,7 @@ class ShopSettings(BaseSettings):
     # account, login attempts per client address, checkouts per user.
     login_limit_per_account: str = "10 per minute"
     login_limit_per_address: str = "120 per minute"
-    checkout_limit_per_user: str = "120 per minute"
+    checkout_limit_per_user: str = "300 per minute"
     rate_limit_prefix: str = "faultyard:limits"
 
     # gevent's monitor thread reports a hub blocked longer than this; 0 turns it off.

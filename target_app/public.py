@@ -15,7 +15,8 @@ to this module. What it offers:
   `SEED_MODULE`, each run as `python -m MODULE`, and the files that decide
   what they make, `schema_and_seed_sources`);
 - the seed's names and users (`ADJECTIVES`, `CATEGORIES`, `NOUNS`, `USERS`) and
-  its customers with order history (`CUSTOMER_ID_BASE`, `CUSTOMERS`), so shoppers
+  its customers with order history (`CUSTOMER_ID_BASE`, `CUSTOMERS`), every seeded
+  account's password and the admin (`DEMO_PASSWORD`, `ADMIN_EMAIL`, `customer_email`), so shoppers
   pick what exists;
 - the WSGI app built as gunicorn's workers build it (`shop_wsgi_app`) and the
   flush of its batched access lines (`flush_deferred_log_lines`), for benchmarks.
@@ -39,7 +40,17 @@ from target_app.runtime_settings import (
     RuntimeSettings,
     UnknownSettingError,
 )
-from target_app.seed_data import ADJECTIVES, CATEGORIES, CUSTOMER_ID_BASE, CUSTOMERS, NOUNS, USERS
+from target_app.seed_data import (
+    ADJECTIVES,
+    ADMIN_EMAIL,
+    CATEGORIES,
+    CUSTOMER_ID_BASE,
+    CUSTOMERS,
+    DEMO_PASSWORD,
+    NOUNS,
+    USERS,
+    customer_email,
+)
 from target_app.switches import Switch, SwitchBoard, UnknownSwitchError
 
 if TYPE_CHECKING:
@@ -47,9 +58,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ADJECTIVES",
+    "ADMIN_EMAIL",
     "CATEGORIES",
     "CUSTOMERS",
     "CUSTOMER_ID_BASE",
+    "DEMO_PASSWORD",
     "MIGRATE_MODULE",
     "NOUNS",
     "RELAY_HEARTBEAT_KEY",
@@ -68,6 +81,7 @@ __all__ = [
     "UnknownSwitchError",
     "admin_token",
     "admin_token_file",
+    "customer_email",
     "flush_deferred_log_lines",
     "load_settings",
     "runtime_settings_file",

@@ -45,6 +45,10 @@ def init_app(app: Flask, settings: ShopSettings) -> None:
         "socket_timeout": READ_TIMEOUT_S,
     }
     app.config["RATELIMIT_KEY_PREFIX"] = settings.rate_limit_prefix
+    # Fail open: while the limits' Redis is unreachable, each process counts in memory
+    # (and Flask-Limiter retries Redis with a backoff) rather than answering 500.
+    app.config["RATELIMIT_SWALLOW_ERRORS"] = True
+    app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
     limiter.init_app(app)
 
 

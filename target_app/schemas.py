@@ -119,17 +119,12 @@ class ProductPage(BaseModel):
     total: int
 
 
-class CartCreate(StrictModel):
-    user_id: WholeInt = Id
-
-
 class CartItemAdd(StrictModel):
     product_id: WholeInt = Id
     quantity: WholeInt = Quantity
 
 
 class BuyNow(StrictModel):
-    user_id: WholeInt = Id
     product_id: WholeInt = Id
     quantity: WholeInt = Quantity
 

@@ -80,6 +80,11 @@ CUSTOMERS = 1000
 ORDERS_PER_CUSTOMER = 30
 
 
+def customer_email(user_id: int) -> str:
+    """Return the email of the seeded customer with this id (CUSTOMER_ID_BASE + n)."""
+    return f"customer-{user_id - CUSTOMER_ID_BASE:06d}@example.test"
+
+
 def product_rows(count: int, *, seed: int = 42) -> list[dict[str, object]]:
     """Return `count` deterministic product rows."""
     rng = random.Random(seed)

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 
 from chaos.stack.manager import Stack
 from target_app.config import RELAY_HEARTBEAT_KEY
-from tests.conftest import eventually, faultyard
+from tests.conftest import eventually, faultyard, login_headers
 
 pytestmark = pytest.mark.slow
 
@@ -29,22 +29,23 @@ def test_shopping_flow_is_paid_by_a_worker_and_relayed(
 ) -> None:
     base = stack.settings.app_url
     a, b = new_products(9, 9)
-    cart_id = requests.post(f"{base}/carts", json={"user_id": 2}, timeout=5).json()["id"]
+    http = requests.Session()
+    http.headers.update(login_headers(base, user_id=2))
+    cart_id = http.post(f"{base}/carts", timeout=5).json()["id"]
     for product_id in (a, b):
-        added = requests.post(
+        added = http.post(
             f"{base}/carts/{cart_id}/items",
             json={"product_id": product_id, "quantity": 2},
             timeout=5,
         )
         assert added.status_code == 200
-    placed = requests.post(f"{base}/carts/{cart_id}/checkout", timeout=5)
+    placed = http.post(f"{base}/carts/{cart_id}/checkout", timeout=5)
     assert placed.status_code == 201
     order_id = placed.json()["id"]
 
     order = eventually(
         lambda: (
-            (o := requests.get(f"{base}/orders/{order_id}", timeout=5).json())["status"] == "paid"
-            and o
+            (o := http.get(f"{base}/orders/{order_id}", timeout=5).json())["status"] == "paid" and o
         ),
         "the RQ worker to capture the payment",
     )
@@ -71,7 +72,9 @@ def test_stock_stream_sends_server_sent_events(
         # Unbuffered: the default 512-byte chunks would wait for more than the greeting.
         lines: Iterator[str] = stream.iter_lines(chunk_size=1, decode_unicode=True)
         assert next(lines) == ": connected"
-        checkout = requests.post(f"{base}/carts/{new_cart((a, 4))}/checkout", timeout=5)
+        checkout = requests.post(
+            f"{base}/carts/{new_cart((a, 4))}/checkout", headers=login_headers(base), timeout=5
+        )
         assert checkout.status_code == 201
         # Other tests' checkouts may be relayed meanwhile: read until this product's event.
         previous = ""
@@ -97,9 +100,15 @@ def test_metrics_merge_every_process(
 ) -> None:
     base = stack.settings.app_url
     (a,) = new_products(5)
-    order_id = requests.post(f"{base}/carts/{new_cart((a, 1))}/checkout", timeout=5).json()["id"]
+    auth = login_headers(base)
+    order_id = requests.post(
+        f"{base}/carts/{new_cart((a, 1))}/checkout", headers=auth, timeout=5
+    ).json()["id"]
     eventually(
-        lambda: requests.get(f"{base}/orders/{order_id}", timeout=5).json()["status"] == "paid",
+        lambda: (
+            requests.get(f"{base}/orders/{order_id}", headers=auth, timeout=5).json()["status"]
+            == "paid"
+        ),
         "payment",
     )
 
@@ -142,8 +151,10 @@ def test_db_bound_requests_overlap_in_one_gevent_worker(
 
     with db.connect() as blocker:
         blocker.execute(text("SELECT 1 FROM products WHERE id = :id FOR UPDATE"), {"id": a})
+        auth = login_headers(base)
         pending = [
-            gevent.spawn(requests.post, f"{base}/carts/{c}/checkout", timeout=WAIT_S) for c in carts
+            gevent.spawn(requests.post, f"{base}/carts/{c}/checkout", headers=auth, timeout=WAIT_S)
+            for c in carts
         ]
         # Blocking workers could hold at most one waiting query each.
         eventually(

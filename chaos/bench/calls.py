@@ -53,7 +53,7 @@ def catalog_requests(rng: random.Random, count: int) -> Iterable[tuple[str, str,
 def checkout_requests(rng: random.Random, count: int) -> Iterable[tuple[str, str, Any]]:
     """Yield carts, items and checkouts, three requests an order ("{cart}" filled in as served)."""
     for _ in range(count // 3):
-        yield "POST", "/carts", {"user_id": rng.randint(1, 5)}
+        yield "POST", "/carts", None
         yield "POST", "/carts/{cart}/items", {"product_id": rng.choice(PRODUCT_IDS), "quantity": 1}
         yield "POST", "/carts/{cart}/checkout", None
 
@@ -69,7 +69,13 @@ def serve_in_this_process(workload: str, count: int, seed: int) -> dict[str, Any
     # Exactly as gunicorn's worker: gevent's patch first, buffered metric values,
     # deferred access lines, then the app. First of all: nothing may import before the patch
     # (the shop's public face imports neither psycopg nor SQLAlchemy).
-    from target_app.public import flush_deferred_log_lines, shop_wsgi_app
+    from target_app.public import (
+        CUSTOMER_ID_BASE,
+        DEMO_PASSWORD,
+        customer_email,
+        flush_deferred_log_lines,
+        shop_wsgi_app,
+    )
 
     app = shop_wsgi_app()
 
@@ -79,6 +85,7 @@ def serve_in_this_process(workload: str, count: int, seed: int) -> dict[str, Any
     from werkzeug.test import EnvironBuilder
 
     cart: list[str] = [""]
+    headers: dict[str, str] = {}
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
         if not status.startswith(("200", "201")):
@@ -86,7 +93,7 @@ def serve_in_this_process(workload: str, count: int, seed: int) -> dict[str, Any
 
     def environ_of(method: str, path: str, body: Any) -> dict[str, Any]:
         path = path.replace("{cart}", cart[0])
-        return EnvironBuilder(path=path, method=method, json=body).get_environ()
+        return EnvironBuilder(path=path, method=method, json=body, headers=headers).get_environ()
 
     def serve(environ: dict[str, Any], profiler: cProfile.Profile | None) -> None:
         if profiler is not None:
@@ -103,6 +110,12 @@ def serve_in_this_process(workload: str, count: int, seed: int) -> dict[str, Any
             profiler.disable()
         if environ["PATH_INFO"] == "/carts":
             cart[0] = str(json.loads(body)["id"])
+        elif environ["PATH_INFO"] == "/auth/login":
+            headers["Authorization"] = f"Bearer {json.loads(body)['access_token']}"
+
+    # A shopper's carts need its access token: one login, unmeasured.
+    login = {"email": customer_email(CUSTOMER_ID_BASE + 1), "password": DEMO_PASSWORD}
+    serve(environ_of("POST", "/auth/login", login), None)
 
     requests = WORKLOADS[workload]
     for method, path, body in requests(random.Random(seed + 1), count):  # warm-up, unmeasured

@@ -9,6 +9,8 @@ import random
 
 from locust import FastHttpUser, task
 
+from target_app.public import CUSTOMER_ID_BASE, CUSTOMERS, DEMO_PASSWORD, customer_email
+
 #: Product ids the seed creates (1000 products by default); the bench seeds at least this many.
 PRODUCT_IDS = range(1, 201)
 
@@ -26,11 +28,17 @@ class CatalogShopper(FastHttpUser):
 
 
 class CheckoutShopper(FastHttpUser):
-    """Buys: a cart, one item, a checkout (three requests an order)."""
+    """Buys: a cart, one item, a checkout (three requests an order), logged in first."""
+
+    def on_start(self) -> None:
+        email = customer_email(CUSTOMER_ID_BASE + random.randint(1, CUSTOMERS))
+        login = {"email": email, "password": DEMO_PASSWORD}
+        pair = self.client.post("/auth/login", json=login, name="/auth/login").json()
+        self.client.auth_header = f"Bearer {pair['access_token']}"
 
     @task
     def buy(self) -> None:
-        cart = self.client.post("/carts", json={"user_id": random.randint(1, 5)}, name="/carts")
+        cart = self.client.post("/carts", name="/carts")
         cart_id = cart.json()["id"]
         self.client.post(
             f"/carts/{cart_id}/items",

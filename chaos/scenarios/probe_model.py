@@ -135,6 +135,9 @@ class HTTPProbe(_Probe):
     expect_status: int = Field(200, ge=100, le=599)
     max_latency_s: float | None = Field(None, gt=0)
     timeout_s: float = Field(10.0, gt=0)
+    #: A seeded account (its email) the request is made as, logged in with the demo
+    #: password first (not timed): for a shopper's own pages (carts, orders, history).
+    as_account: str | None = Field(None, max_length=200)
 
     def holds(self, status: int | None, latency_s: float | None) -> bool:
         """Return whether an answer (None: no answer) satisfies the probe."""

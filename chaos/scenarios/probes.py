@@ -17,6 +17,7 @@ import requests
 
 from chaos.monitoring.prometheus import PrometheusClient, PrometheusError
 from chaos.scenarios.model import HTTPProbe, Probe, PromQLProbe, SQLProbe
+from chaos.scenarios.shop_login import LoginFailed, ProbeLogins
 from chaos.settings import StackSettings, libpq_url
 
 #: PromQL and SQL probes answer fast or not at all: a probe is polled every second.
@@ -71,6 +72,7 @@ class Prober:
         self.settings = settings
         self.prometheus = PrometheusClient(settings.prometheus_url, timeout_s=QUERY_TIMEOUT_S)
         self._http = requests.Session()
+        self._logins = ProbeLogins(self._http, self.settings.shop_url)
         self._http.headers["User-Agent"] = "faultyard-probe"
         self._sql: psycopg.Connection[tuple[object, ...]] | None = None
 
@@ -109,19 +111,27 @@ class Prober:
         return float(row[0])  # type: ignore[arg-type]
 
     def _http_probe(self, probe: HTTPProbe, at: float) -> Evaluation:
+        headers = {"Connection": "close"}
+        if probe.as_account is not None:
+            try:
+                headers |= self._logins.bearer(probe.as_account, timeout_s=probe.timeout_s)
+            except LoginFailed as exc:
+                return Evaluation(None, probe.holds(None, None), None, at, str(exc))
         started = time.monotonic()
         try:
             response = self._http.request(
                 probe.method,
                 self.settings.shop_url + probe.path,
                 timeout=probe.timeout_s,
-                headers={"Connection": "close"},
+                headers=headers,
             )
         except requests.RequestException as exc:
             # No answer is what the probe saw, not a failure to evaluate it.
             detail = f"no answer: {type(exc).__name__}"
             return Evaluation(None, probe.holds(None, None), None, at, detail)
         latency = time.monotonic() - started
+        if response.status_code == 401 and probe.as_account is not None:
+            self._logins.forget(probe.as_account)  # expired or revoked: log in next time
         holds = probe.holds(response.status_code, latency)
         # The value an HTTP probe records is its status code; the detail says how fast.
         detail = f"{response.status_code} in {latency:.3f}s"

@@ -47,8 +47,12 @@ def require_role(role: str) -> Caller:
 
 
 def caller_key() -> str:
-    """Return the rate-limit key of the caller: its user id (401 without a valid token)."""
-    return f"user:{current_caller().user_id}"
+    """Return the rate-limit key of the caller: its user id ("anonymous" without a valid
+    token: the route's own check answers 401)."""
+    try:
+        return f"user:{current_caller().user_id}"
+    except Unauthorized:
+        return "anonymous"
 
 
 def requires_token(role: str | None = None) -> Callable[[F], F]:

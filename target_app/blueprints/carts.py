@@ -9,18 +9,19 @@ from spectree import Response
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from target_app import outbox
+from target_app.accounts.guard import current_caller, requires_token
 from target_app.api import api, errors
 from target_app.db import new_session, request_session
 from target_app.errors import DEADLOCK_SQLSTATE, ShopError, sqlstate
 from target_app.instrumentation import metrics
 from target_app.models import Cart, Order
+from target_app.rate_limits import checkout_per_user
 from target_app.runtime_settings import current_settings
 from target_app.schemas import (
     IDEMPOTENCY_KEY_HEADER,
     IDEMPOTENCY_KEY_MAX,
     IDEMPOTENCY_KEY_PATTERN,
     BuyNow,
-    CartCreate,
     CartItemAdd,
     CartItemOut,
     CartOut,
@@ -38,7 +39,7 @@ _KEY_PATTERN = re.compile(IDEMPOTENCY_KEY_PATTERN)
 PLACED_RESPONSES = {
     "HTTP_200": OrderOut,
     "HTTP_201": OrderOut,
-    **errors(400, 404, 409, 422, 503),
+    **errors(400, 401, 404, 409, 422, 429, 503),
 }
 
 
@@ -58,43 +59,59 @@ def order_out(order: Order) -> OrderOut:
 
 
 @bp.post("/carts")
-@api.validate(json=CartCreate, resp=Response(HTTP_201=CartOut, **errors(404, 503)), tags=["cart"])
+@requires_token()
+@api.validate(resp=Response(HTTP_201=CartOut, **errors(401, 404, 503)), tags=["cart"])
 def create_cart() -> tuple[CartOut, int]:
-    """Create an empty cart for a user."""
-    body: CartCreate = request.context.json  # type: ignore[attr-defined]
-    return cart_out(carts.create_cart(request_session(), user_id=body.user_id)), 201
+    """Create an empty cart for the caller."""
+    return cart_out(carts.create_cart(request_session(), user_id=current_caller().user_id)), 201
 
 
 @bp.get("/carts/<int:cart_id>")
-@api.validate(resp=Response(HTTP_200=CartOut, **errors(404, 503)), tags=["cart"])
+@requires_token()
+@api.validate(resp=Response(HTTP_200=CartOut, **errors(401, 404, 503)), tags=["cart"])
 def get_cart(cart_id: int) -> CartOut:
-    """Show a cart."""
-    return cart_out(carts.get_cart(request_session(), cart_id=cart_id))
+    """Show one of the caller's carts (another user's is not found)."""
+    owner = current_caller().user_id
+    return cart_out(carts.get_cart(request_session(), cart_id=cart_id, owner_id=owner))
 
 
 @bp.post("/carts/<int:cart_id>/items")
+@requires_token()
 @api.validate(
     json=CartItemAdd,
-    resp=Response(HTTP_200=CartOut, **errors(404, 409, 503)),
+    resp=Response(HTTP_200=CartOut, **errors(401, 404, 409, 503)),
     tags=["cart"],
 )
 def add_item(cart_id: int) -> CartOut:
-    """Add units of a product to a cart."""
+    """Add units of a product to one of the caller's carts."""
     body: CartItemAdd = request.context.json  # type: ignore[attr-defined]
     cart = carts.add_item(
-        request_session(), cart_id=cart_id, product_id=body.product_id, quantity=body.quantity
+        request_session(),
+        cart_id=cart_id,
+        owner_id=current_caller().user_id,
+        product_id=body.product_id,
+        quantity=body.quantity,
     )
     return cart_out(cart)
 
 
 @bp.delete("/carts/<int:cart_id>/items/<int:product_id>")
-@api.validate(resp=Response(HTTP_200=CartOut, **errors(404, 409, 503)), tags=["cart"])
+@requires_token()
+@api.validate(resp=Response(HTTP_200=CartOut, **errors(401, 404, 409, 503)), tags=["cart"])
 def remove_item(cart_id: int, product_id: int) -> CartOut:
-    """Remove a product from a cart."""
-    return cart_out(carts.remove_item(request_session(), cart_id=cart_id, product_id=product_id))
+    """Remove a product from one of the caller's carts."""
+    cart = carts.remove_item(
+        request_session(),
+        cart_id=cart_id,
+        owner_id=current_caller().user_id,
+        product_id=product_id,
+    )
+    return cart_out(cart)
 
 
 @bp.post("/carts/<int:cart_id>/checkout")
+@requires_token()
+@checkout_per_user
 @api.validate(
     resp=Response(**PLACED_RESPONSES),
     tags=["cart"],
@@ -114,6 +131,7 @@ def checkout_cart(cart_id: int) -> tuple[OrderOut, int] | tuple[OrderOut, int, d
             switches=current_app.extensions["switches"],
             lock_pause_s=settings.checkout_lock_pause_ms / 1000,
             idempotency_key=_idempotency_key(),
+            owner_id=current_caller().user_id,
         )
     except Exception as exc:
         current_app.extensions["failures"].record(exc)
@@ -123,6 +141,8 @@ def checkout_cart(cart_id: int) -> tuple[OrderOut, int] | tuple[OrderOut, int, d
 
 
 @bp.post("/orders")
+@requires_token()
+@checkout_per_user
 @api.validate(
     json=BuyNow,
     resp=Response(**PLACED_RESPONSES),
@@ -138,7 +158,7 @@ def buy_now() -> tuple[OrderOut, int] | tuple[OrderOut, int, dict[str, str]]:
     body: BuyNow = request.context.json  # type: ignore[attr-defined]
     try:
         placed = buy_now_service.buy_now(
-            user_id=body.user_id,
+            user_id=current_caller().user_id,
             product_id=body.product_id,
             quantity=body.quantity,
             open_session=new_session,

@@ -10,6 +10,7 @@ from spectree import Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload, selectinload
 
+from target_app.accounts.guard import current_caller, requires_token
 from target_app.api import api, errors
 from target_app.blueprints.carts import order_out
 from target_app.db import request_session
@@ -21,24 +22,26 @@ bp = Blueprint("orders", __name__)
 
 
 @bp.get("/orders/<int:order_id>")
-@api.validate(resp=Response(HTTP_200=OrderOut, **errors(404, 503)), tags=["orders"])
+@requires_token()
+@api.validate(resp=Response(HTTP_200=OrderOut, **errors(401, 404, 503)), tags=["orders"])
 def get_order(order_id: int) -> OrderOut:
-    """Show one order with its items and payment status."""
+    """Show one of the caller's orders with its items and payment status."""
     order = request_session().get(Order, order_id)
-    if order is None:
+    if order is None or order.user_id != current_caller().user_id:
         raise NotFound(f"order {order_id} not found")
     return order_out(order)
 
 
 @bp.get("/users/<int:user_id>/orders")
+@requires_token()
 @api.validate(
-    query=PageQuery, resp=Response(HTTP_200=OrderPage, **errors(404, 503)), tags=["orders"]
+    query=PageQuery, resp=Response(HTTP_200=OrderPage, **errors(401, 404, 503)), tags=["orders"]
 )
 def order_history(user_id: int) -> OrderPage:
-    """List a user's orders, newest first."""
+    """List the caller's orders, newest first (another user's history is not found)."""
     query: PageQuery = request.context.query  # type: ignore[attr-defined]
     session = request_session()
-    if session.get(User, user_id) is None:
+    if user_id != current_caller().user_id or session.get(User, user_id) is None:
         raise NotFound(f"user {user_id} not found")
     total = session.scalar(select(func.count()).where(Order.user_id == user_id)) or 0
     if current_app.extensions["switches"].is_on("lazy_order_history"):

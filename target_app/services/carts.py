@@ -19,27 +19,30 @@ def create_cart(session: Session, *, user_id: int) -> Cart:
     return cart
 
 
-def get_cart(session: Session, *, cart_id: int) -> Cart:
-    """Return one cart or raise NotFound."""
+def get_cart(session: Session, *, cart_id: int, owner_id: int) -> Cart:
+    """Return one of the owner's carts or raise NotFound (another's cart is not found either)."""
     cart = session.get(Cart, cart_id)
-    if cart is None:
+    if cart is None or cart.user_id != owner_id:
         raise NotFound(f"cart {cart_id} not found")
     return cart
 
 
-def _open_cart(session: Session, cart_id: int) -> Cart:
+def _open_cart(session: Session, cart_id: int, owner_id: int) -> Cart:
     # Locked: a checkout of this cart waits for, or is waited on by, this change.
     cart = session.get(Cart, cart_id, with_for_update=True)
-    if cart is None:
+    if cart is None or cart.user_id != owner_id:
+        session.rollback()
         raise NotFound(f"cart {cart_id} not found")
     if cart.checked_out_at is not None:
         raise Conflict(f"cart {cart_id} is already checked out")
     return cart
 
 
-def add_item(session: Session, *, cart_id: int, product_id: int, quantity: int) -> Cart:
+def add_item(
+    session: Session, *, cart_id: int, owner_id: int, product_id: int, quantity: int
+) -> Cart:
     """Add `quantity` units of a product; adding it again raises the quantity."""
-    cart = _open_cart(session, cart_id)
+    cart = _open_cart(session, cart_id, owner_id)
     if session.get(Product, product_id) is None:
         raise NotFound(f"product {product_id} not found")
     # One statement, so two concurrent adds of the same product both count.
@@ -55,9 +58,9 @@ def add_item(session: Session, *, cart_id: int, product_id: int, quantity: int) 
     return cart
 
 
-def remove_item(session: Session, *, cart_id: int, product_id: int) -> Cart:
+def remove_item(session: Session, *, cart_id: int, owner_id: int, product_id: int) -> Cart:
     """Remove a product from the cart."""
-    cart = _open_cart(session, cart_id)
+    cart = _open_cart(session, cart_id, owner_id)
     item = next((i for i in cart.items if i.product_id == product_id), None)
     if item is None:
         raise NotFound(f"product {product_id} is not in cart {cart_id}")

@@ -62,18 +62,26 @@ def place_order(
     switches: SwitchBoard,
     lock_pause_s: float = 0.0,
     idempotency_key: str | None = None,
+    owner_id: int | None = None,
 ) -> Placed:
-    """Turn a cart into an order in one transaction on a session of its own."""
+    """Turn a cart into an order in one transaction on a session of its own.
+
+    With `owner_id`, a cart of another user is not found (404: ids do not leak).
+    """
     session = open_session()
     if switches.is_on("leak_session_on_error"):
         # BUG: the session is closed on the success path only. When checkout
         # fails, its transaction stays open and its connection stays checked out.
-        placed = place_in_session(session, cart_id, switches, lock_pause_s, idempotency_key)
+        placed = place_in_session(
+            session, cart_id, switches, lock_pause_s, idempotency_key, owner_id=owner_id
+        )
         session.close()
         return placed
     # FIX: always release the session, whatever happens.
     try:
-        return place_in_session(session, cart_id, switches, lock_pause_s, idempotency_key)
+        return place_in_session(
+            session, cart_id, switches, lock_pause_s, idempotency_key, owner_id=owner_id
+        )
     finally:
         session.close()
 
@@ -89,6 +97,8 @@ def place_in_session(
     pause_s: float,
     key: str | None,
     request_key: str | None = None,
+    *,
+    owner_id: int | None = None,
 ) -> Placed:
     """Place the cart's order on an open session (commits); `key` is the Idempotency-Key honoured.
 
@@ -97,7 +107,7 @@ def place_in_session(
     """
     # The cart row is locked first, so two checkouts of one cart cannot both pass.
     cart = session.get(Cart, cart_id, with_for_update=True)
-    if cart is None:
+    if cart is None or (owner_id is not None and cart.user_id != owner_id):
         raise NotFound(f"cart {cart_id} not found")
     if key is not None and (earlier := _order_with_key(session, key)) is not None:
         if earlier.cart_id != cart_id:

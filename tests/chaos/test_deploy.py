@@ -30,7 +30,7 @@ from target_app.runtime_settings import RuntimeSettings
 from target_app.shutdown import SWITCH
 from target_app.switches import SwitchBoard
 from tests.chaos.proxy.conftest import metric
-from tests.conftest import PORT_SETTINGS, eventually, free_port, reachable_temp_dir
+from tests.conftest import PORT_SETTINGS, eventually, free_port, login_headers, reachable_temp_dir
 
 pytestmark = pytest.mark.slow
 
@@ -107,7 +107,10 @@ def checkout_during_deploy(stack: Stack) -> tuple[str, float]:
     try:
         cart = two_item_cart(db)
         with ThreadPoolExecutor(1) as pool:
-            answer = pool.submit(requests.post, f"{shop}/carts/{cart}/checkout", timeout=30)
+            auth = login_headers(stack.settings.app_url)
+            answer = pool.submit(
+                requests.post, f"{shop}/carts/{cart}/checkout", headers=auth, timeout=30
+            )
             eventually(lambda: in_transaction(db), "the checkout to hold its first lock")
             Deploy(service="app").apply(FaultContext.for_stack(stack))
             try:

@@ -28,7 +28,7 @@ from chaos.settings import libpq_url
 from chaos.stack import process
 from chaos.stack.manager import Stack
 from chaos.toxiproxy import ToxiproxyClient
-from tests.conftest import AppFactory, eventually, free_port
+from tests.conftest import AppFactory, eventually, free_port, login_headers
 
 pytestmark = pytest.mark.slow
 
@@ -227,7 +227,11 @@ def test_a_lost_update_on_stock_counts_as_oversold(
     orders = []
     for _ in range(2):
         cart = new_cart((product, 1))
-        placed = requests.post(f"{stack.settings.app_url}/carts/{cart}/checkout", timeout=10)
+        placed = requests.post(
+            f"{stack.settings.app_url}/carts/{cart}/checkout",
+            headers=login_headers(stack.settings.app_url),
+            timeout=10,
+        )
         assert placed.status_code == 201, placed.text
         orders.append(placed.json()["id"])
         with db.begin() as conn:
@@ -240,7 +244,11 @@ def test_a_lost_update_on_stock_counts_as_oversold(
         for order in orders:  # let the payment jobs finish before the orders go
             eventually(
                 lambda o=order: (
-                    requests.get(f"{stack.settings.app_url}/orders/{o}", timeout=5).json()["status"]
+                    requests.get(
+                        f"{stack.settings.app_url}/orders/{o}",
+                        headers=login_headers(stack.settings.app_url),
+                        timeout=5,
+                    ).json()["status"]
                     == "paid"
                 ),
                 "payment",
@@ -295,7 +303,7 @@ def test_two_orders_placed_with_one_client_key_count_as_a_duplicate(
     for _ in range(2):
         response = app.test_client().post(
             "/orders",
-            json={"user_id": 1, "product_id": product, "quantity": 1},
+            json={"product_id": product, "quantity": 1},
             headers={"Idempotency-Key": key},
         )
         assert response.status_code == 201, response.get_json()
@@ -340,7 +348,11 @@ def test_relayed_events_are_not_lost(
     orders = []
     for _ in range(3):
         cart = new_cart((product, 1))
-        placed = requests.post(f"{stack.settings.app_url}/carts/{cart}/checkout", timeout=10)
+        placed = requests.post(
+            f"{stack.settings.app_url}/carts/{cart}/checkout",
+            headers=login_headers(stack.settings.app_url),
+            timeout=10,
+        )
         assert placed.status_code == 201, placed.text
         orders.append(placed.json()["id"])
 

@@ -30,6 +30,7 @@ from tests.conftest import (
     eventually,
     faultyard,
     free_port,
+    login_headers,
     port_env,
     reachable_temp_dir,
 )
@@ -103,7 +104,9 @@ def test_a_reload_gives_back_the_connections_a_fixed_bug_leaked(shop_only: Stack
     try:
         admin.set_switch("leak_session_on_error", True)
         statuses = [
-            requests.post(f"{shop}/carts/{cart}/checkout", timeout=10).status_code
+            requests.post(
+                f"{shop}/carts/{cart}/checkout", headers=login_headers(shop), timeout=10
+            ).status_code
             for cart in sold_out_carts(db, POOL_SIZE + 1)
         ]
         assert statuses == [409] * POOL_SIZE + [503]  # the last one found no connection

@@ -17,6 +17,7 @@ from chaos.errors import ToxiproxyNotFoundError
 from chaos.stack.manager import Stack
 from chaos.stack.services import services
 from chaos.toxiproxy import ToxiproxyClient
+from tests.conftest import login_headers
 from tests.dashboards.chromium import chromium
 
 TRAFFIC_S = 12.0
@@ -36,7 +37,7 @@ class Observed:
 
 def _checkout(http: requests.Session, shop: str, product_id: int) -> int:
     """Buy one unit of a product (a seeded one: it has stock) and return the checkout's status."""
-    created = http.post(f"{shop}/carts", json={"user_id": 2}, timeout=10)
+    created = http.post(f"{shop}/carts", timeout=10)
     assert created.status_code == 201, created.text
     cart = created.json()["id"]
     added = http.post(
@@ -55,6 +56,7 @@ def observed(stack: Stack) -> Iterator[Observed]:
     shop = settings.shop_url
     toxiproxy = ToxiproxyClient(settings.toxiproxy_api_url)
     http = requests.Session()
+    http.headers.update(login_headers(shop, user_id=2))
     statuses: set[int] = set()
     start = time.time()
     # A client coming back with Last-Event-ID: one open stream and one reconnect.

@@ -29,7 +29,8 @@ EXCLUDED = {
     # which would make the run minutes long; tests/target_app/test_stock_changes.py covers it.
     r"^/stock/changes$": "the stock long-poll",
 }
-USERS = (1, 2, 3, 4, 5)  # seeded by every stack (target_app.seed_data.USERS)
+#: The shopper the run acts as (a seeded user; not the admin: product writes answer 403).
+SHOPPER_ID = 2
 #: Operations whose 422 may answer a schema-valid request: checking out an empty cart,
 #: or a purchase under an Idempotency-Key already used for another one (rules on the
 #: state, not on the input; the test asserts that none of their 422s is a validation error).
@@ -61,18 +62,27 @@ class Outcome:
 _REJECTED = ["400", "401", "403", "404", "406", "414", "422", "428", "5xx"]
 
 
-def config(*, token: str, products: list[int], max_examples: int, max_steps: int) -> Any:
-    """Return the run's configuration: seed, bounds, the admin token, and known test data.
+def config(
+    *, token: str, access_token: str, products: list[int], max_examples: int, max_steps: int
+) -> Any:
+    """Return the run's configuration: seed, bounds, the tokens, and known test data.
 
-    Known users and products are drawn most of the time (dictionaries), so that
-    generated purchases succeed often enough for the flow to go on from them.
+    The admin API gets the admin token, a shopper's routes the shopper's access token
+    (each by its security scheme). Known products and the shopper's own id are drawn
+    most of the time (dictionaries), so that generated purchases succeed often enough
+    for the flow to go on from them.
     """
     return schemathesis.Config.from_dict(
         {
             "seed": SEED,
             "workers": 1,
             "request-timeout": 10,
-            "headers": {"Authorization": f"Bearer {token}"},
+            "auth": {
+                "openapi": {
+                    "adminToken": {"bearer": token},
+                    "accessToken": {"bearer": access_token},
+                }
+            },
             "generation": {"max-examples": max_examples, "deterministic": True},
             # Only the links the document declares: they are what this test checks.
             "phases": {"stateful": {"max-steps": max_steps, "inference": {"algorithms": []}}},
@@ -80,12 +90,12 @@ def config(*, token: str, products: list[int], max_examples: int, max_steps: int
             # is refused before the shop sees it, with 414 URI Too Long: a rejection too.
             "checks": {"negative_data_rejection": {"expected-statuses": _REJECTED}},
             "dictionaries": {
-                "users": {"values": list(USERS)},
+                "users": {"values": [SHOPPER_ID]},
                 "products": {"values": products},
                 "quantities": {"values": [1, 2, 3]},
             },
             "parameters": {
-                "body.user_id": {"dictionary": "users", "probability": 0.8},
+                "path.user_id": {"dictionary": "users", "probability": 0.8},
                 "body.product_id": {"dictionary": "products", "probability": 0.8},
                 "body.quantity": {"dictionary": "quantities", "probability": 0.8},
             },
@@ -106,10 +116,22 @@ def config(*, token: str, products: list[int], max_examples: int, max_steps: int
 
 
 def run(
-    base_url: str, *, token: str, products: list[int], max_examples: int, max_steps: int
+    base_url: str,
+    *,
+    token: str,
+    access_token: str,
+    products: list[int],
+    max_examples: int,
+    max_steps: int,
 ) -> Outcome:
     """Run schemathesis against the shop at `base_url` and tally what it did."""
-    cfg = config(token=token, products=products, max_examples=max_examples, max_steps=max_steps)
+    cfg = config(
+        token=token,
+        access_token=access_token,
+        products=products,
+        max_examples=max_examples,
+        max_steps=max_steps,
+    )
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json", config=cfg)
     schema = schema.exclude(path_regex="|".join(EXCLUDED))
     outcome = Outcome()

@@ -13,6 +13,12 @@ from target_app.seed_data import ADMIN_EMAIL, DEMO_PASSWORD, USERS
 from tests.target_app.accounts_helpers import PASSWORD, bearer, log_in, new_account
 
 
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """Nobody's client: these tests send the tokens themselves."""
+    return app.test_client(user_id=None)
+
+
 def test_a_new_account_logs_in_and_sees_itself(client: FlaskClient, db: Engine) -> None:
     account = new_account(client)
     assert account["role"] == "shopper"

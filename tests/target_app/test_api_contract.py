@@ -14,6 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from chaos.stack.manager import Stack
+from tests.conftest import login_headers
 from tests.target_app import contract_run
 
 pytestmark = pytest.mark.slow
@@ -28,9 +29,11 @@ def test_every_answer_matches_the_document(
 ) -> None:
     token = stack.settings.state_path.joinpath("admin-token").read_text().strip()
     products = new_products(STOCK, STOCK, STOCK)
+    shopper = login_headers(stack.settings.app_url, user_id=contract_run.SHOPPER_ID)
     outcome = contract_run.run(
         stack.settings.app_url,
         token=token,
+        access_token=shopper["Authorization"].removeprefix("Bearer "),
         products=products,
         max_examples=MAX_EXAMPLES,
         max_steps=MAX_STEPS,

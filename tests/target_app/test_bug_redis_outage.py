@@ -11,7 +11,7 @@ from redis import Redis
 from sqlalchemy import Engine, text
 
 from chaos.stack.manager import Stack
-from tests.conftest import AppFactory, eventually
+from tests.conftest import AppFactory, eventually, login_headers
 
 STREAM = "shop:events"
 
@@ -50,7 +50,11 @@ def streamed(redis_client: Redis, event_id: int) -> bool:
 
 def status_of(stack: Stack, order_id: int) -> str:
     return str(
-        requests.get(f"{stack.settings.app_url}/orders/{order_id}", timeout=5).json()["status"]
+        requests.get(
+            f"{stack.settings.app_url}/orders/{order_id}",
+            headers=login_headers(stack.settings.app_url),
+            timeout=5,
+        ).json()["status"]
     )
 
 

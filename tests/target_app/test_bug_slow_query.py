@@ -18,7 +18,7 @@ HISTORY_ROUTE = "/users/<int:user_id>/orders"
 
 
 def history_statements(app: Flask) -> list[str]:
-    client = app.test_client()
+    client = app.test_client(user_id=CUSTOMER)
     with recorded_statements(app) as seen:
         response = client.get(f"/users/{CUSTOMER}/orders?per_page={PAGE}")
     assert response.status_code == 200
@@ -75,7 +75,7 @@ def test_the_fix_loads_the_pages_items_in_one_select(make_app: AppFactory) -> No
 
 def most_repeated_statement(app: Flask) -> float:
     """Return what the history request recorded as its most repeated statement's run count."""
-    client = app.test_client()
+    client = app.test_client(user_id=CUSTOMER)
     before = client.get("/metrics").get_data(as_text=True)
     history_statements(app)
     after = client.get("/metrics").get_data(as_text=True)

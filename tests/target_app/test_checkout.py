@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import gevent
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 
@@ -23,7 +24,7 @@ def test_cart_add_again_raises_quantity_and_remove(
     client: FlaskClient, new_products: Callable[..., list[int]]
 ) -> None:
     a, b = new_products(10, 10)
-    cart = client.post("/carts", json={"user_id": 1})
+    cart = client.post("/carts")
     assert cart.status_code == 201
     cart_id = cart.get_json()["id"]
     client.post(f"/carts/{cart_id}/items", json={"product_id": a, "quantity": 2})
@@ -89,9 +90,10 @@ def test_checkout_twice_is_409_and_empty_cart_is_422(
 
 
 def test_order_history_lists_newest_first(
-    client: FlaskClient, new_products: Callable[..., list[int]], new_cart: Callable[..., int]
+    app: Flask, new_products: Callable[..., list[int]], new_cart: Callable[..., int]
 ) -> None:
     (a,) = new_products(10)
+    client = app.test_client(user_id=3)
     ids = [
         client.post(f"/carts/{new_cart((a, 1), user_id=3)}/checkout").get_json()["id"]
         for _ in range(2)

@@ -32,7 +32,7 @@ from chaos.traces import Trace, build_traces, read_spans
 from target_app.instrumentation import tracing
 from target_app.instrumentation.logs import json_handler
 from target_app.instrumentation.span_files import FILE_GLOB, JsonLinesSpanExporter
-from tests.conftest import AppFactory, eventually, faultyard, free_port
+from tests.conftest import AppFactory, eventually, faultyard, free_port, login_headers
 
 
 def new_traceparent() -> tuple[str, str, str]:
@@ -306,7 +306,7 @@ def test_a_checkout_and_the_payment_job_it_causes_share_one_trace(
 
     placed = requests.post(
         f"{stack.settings.app_url}/carts/{cart_id}/checkout",
-        headers={"traceparent": header},
+        headers={"traceparent": header, **login_headers(stack.settings.app_url)},
         timeout=10,
     )
     assert placed.status_code == 201
