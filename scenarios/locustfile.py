@@ -16,6 +16,7 @@ from random import randint
 from locust import between, task
 
 # Locust runs the user classes it finds in this module, imported ones too.
+from scenarios._journeys_accounts import CredentialStuffer  # noqa: F401
 from scenarios._journeys_home import Visitor  # noqa: F401
 from scenarios._journeys_hot import ContendedBuyer, GreedyBuyer, Merchant  # noqa: F401
 from scenarios._journeys_live import (  # noqa: F401

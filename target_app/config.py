@@ -83,9 +83,13 @@ class ShopSettings(BaseSettings):
     # Rate limits (Flask-Limiter's notation, counted in the stack's Redis): failed logins per
     # account, login attempts per client address, checkouts per user.
     login_limit_per_account: str = "10 per minute"
-    login_limit_per_address: str = "120 per minute"
+    login_limit_per_address: str = "60 per minute"
     checkout_limit_per_user: str = "300 per minute"
     rate_limit_prefix: str = "faultyard:limits"
+    # Proxies in front of the shop that append the client's address to X-Forwarded-For
+    # (the load balancer the stack's proxy stands for): the client address the per-address
+    # limits count is the one this many hops back. 0: the TCP peer.
+    trusted_proxy_hops: int = Field(1, ge=0, le=5)
 
     # gevent's monitor thread reports a hub blocked longer than this; 0 turns it off.
     hub_max_blocking_ms: float = Field(100.0, ge=0)

@@ -67,14 +67,23 @@ def _failed(response: Response) -> bool:
     return response.status_code == 401
 
 
+def _logins_unprotected() -> bool:
+    """The `password_checks_on_hub` bug: logins are not rate limited."""
+    return bool(current_app.extensions["switches"].is_on("password_checks_on_hub"))
+
+
 login_per_account = limiter.limit(
     lambda: _settings().login_limit_per_account,
     key_func=_login_account,
     deduct_when=_failed,
     scope="login-account",
+    exempt_when=_logins_unprotected,
 )
 login_per_address = limiter.limit(
-    lambda: _settings().login_limit_per_address, key_func=get_remote_address, scope="login-address"
+    lambda: _settings().login_limit_per_address,
+    key_func=get_remote_address,
+    scope="login-address",
+    exempt_when=_logins_unprotected,
 )
 checkout_per_user = limiter.limit(
     lambda: _settings().checkout_limit_per_user, key_func=caller_key, scope="checkout-user"

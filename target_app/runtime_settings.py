@@ -82,6 +82,11 @@ REGISTRY: dict[str, RuntimeSetting] = {
             "catalog list, search and product detail: per-process cache lifetime (0 = no cache)",
         ),
         RuntimeSetting(
+            "password_hash_time_cost",
+            "accounts: Argon2id passes per password hash (new hashes, and the decoy an unknown "
+            "email is checked against; a stored hash keeps the cost it was made with)",
+        ),
+        RuntimeSetting(
             "highlights_ttl_s",
             "the front page's best sellers: how long the shared cache entry stays fresh",
         ),

@@ -82,6 +82,16 @@ REGISTRY: dict[str, Switch] = {
             "other requests keep being served while it ranks",
         ),
         Switch(
+            name="password_checks_on_hub",
+            bug="logins check the password (Argon2id, a deliberately slow hash) in the "
+            "request's greenlet, and are not rate limited: a burst of logins (a campaign "
+            "email, a credential-stuffing run) holds the event loop for each hash's whole "
+            "time, so every request of that worker waits behind it",
+            fix="hash in gevent's thread pool (Argon2 releases the GIL: the hub goes on "
+            "serving), and limit login attempts per client address and failed logins per "
+            "account (429 with Retry-After)",
+        ),
+        Switch(
             name="highlights_recompute_on_every_miss",
             bug="the front page's best sellers are cached in Redis with a plain expiry: when "
             "the entry expires, every request that misses recomputes the heavy order-history "
