@@ -25,13 +25,15 @@ class CredentialStuffer(Shopper):
     weight = 1
     wait_time = between(0.05, 0.15)
 
+    def client_address(self) -> str:
+        return STUFFING_ADDRESS
+
     @task
     def try_a_leaked_pair(self) -> None:
         body = {"email": f"{uuid.uuid4().hex[:12]}@leaked.example", "password": uuid.uuid4().hex}
         with self.client.post(
             "/auth/login",
             json=body,
-            headers={"X-Forwarded-For": STUFFING_ADDRESS},
             name="/auth/login [stuffing]",
             catch_response=True,
         ) as response:

@@ -23,7 +23,9 @@ class Shopper(FastHttpUser):
     spreads the requests over every worker, as many people behind a load balancer do.
     Each shopper is one of the seed's regular customers (a random one), logged in with the
     demo password the first time it needs its account, and refreshing its access token
-    before it expires, as a shop's web app does.
+    before it expires, as a shop's web app does. Each comes from an address of its own
+    (sent as X-Forwarded-For, as the load balancer the stack's proxy stands for would): the
+    shop's limits per client address count each shopper apart, as for people at home.
     """
 
     abstract = True
@@ -31,10 +33,17 @@ class Shopper(FastHttpUser):
     default_headers = {"Connection": "close"}  # noqa: RUF012 (Locust's own attribute)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
+        # Before FastHttpUser's own __init__, which gives these headers to the client.
+        address = self.client_address()
+        self.default_headers = {**type(self).default_headers, "X-Forwarded-For": address}
         super().__init__(*args, **kwargs)
         self.account_id = random.choice(CUSTOMER_IDS)
         self._refresh_token: str | None = None
         self._renew_at = 0.0
+
+    def client_address(self) -> str:
+        """Return the address this shopper comes from (a private one, at random)."""
+        return f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
 
     def signed_in(self) -> bool:
         """Make sure the shopper holds a live access token; False if the shop gave none."""

@@ -113,9 +113,10 @@ def serve_in_this_process(workload: str, count: int, seed: int) -> dict[str, Any
         elif environ["PATH_INFO"] == "/auth/login":
             headers["Authorization"] = f"Bearer {json.loads(body)['access_token']}"
 
-    # A shopper's carts need its access token: one login, unmeasured.
-    login = {"email": customer_email(CUSTOMER_ID_BASE + 1), "password": DEMO_PASSWORD}
-    serve(environ_of("POST", "/auth/login", login), None)
+    if workload == "checkout":
+        # A shopper's carts need its access token: one login, unmeasured.
+        login = {"email": customer_email(CUSTOMER_ID_BASE + 1), "password": DEMO_PASSWORD}
+        serve(environ_of("POST", "/auth/login", login), None)
 
     requests = WORKLOADS[workload]
     for method, path, body in requests(random.Random(seed + 1), count):  # warm-up, unmeasured
