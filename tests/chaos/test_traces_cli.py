@@ -20,7 +20,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from chaos.stack.manager import Stack
 from target_app.instrumentation.span_files import JsonLinesSpanExporter
-from tests.conftest import eventually, faultyard
+from tests.conftest import eventually, faultyard, login_headers
 
 MS = 1_000_000
 
@@ -248,7 +248,10 @@ def test_traces_of_the_running_stack_show_requests_with_their_jobs(
     trace_id = secrets.token_hex(16)
     placed = requests.post(
         f"{stack.settings.app_url}/carts/{new_cart((product_id, 1))}/checkout",
-        headers={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"},
+        headers={
+            "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01",
+            **login_headers(stack.settings.app_url),
+        },
         timeout=10,
     )
     assert placed.status_code == 201
