@@ -23,7 +23,7 @@ class CredentialStuffer(Shopper):
     """
 
     weight = 1
-    wait_time = between(0.05, 0.15)
+    wait_time = between(0.1, 0.3)
 
     def client_address(self) -> str:
         return STUFFING_ADDRESS

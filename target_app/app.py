@@ -70,7 +70,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["SOCK_SERVER_OPTIONS"] = {"ping_interval": settings.sse_heartbeat_s}
 
     db.init_app(app, settings)
-    rate_limits.init_app(app, settings)
     request_spans = tracing.init_app(app, settings)
     if settings.instrumentation:  # off, tracing is off too (ShopSettings)
         request_hooks.init_app(app, request_spans)
@@ -93,6 +92,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     ):
         app.register_blueprint(blueprint)
     api.register(app)
+    rate_limits.init_app(app, settings)  # on the registered views
 
     @app.get("/openapi.json")
     def openapi() -> Response:

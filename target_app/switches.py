@@ -92,6 +92,15 @@ REGISTRY: dict[str, Switch] = {
             "account (429 with Retry-After)",
         ),
         Switch(
+            name="rate_limiter_fails_closed",
+            bug="the rate limits are counted in Redis only, and an error of Redis fails the "
+            "request: while Redis is unreachable every limited route (login, checkout, buy "
+            "now) answers 500, so a cache outage becomes an outage of buying",
+            fix="fail open: while Redis is unreachable each process counts the limits in "
+            "memory, tries Redis again every 2 s, and counts what it kept in memory "
+            '(shop_rate_limit_checks_total{storage="memory"}, alert RateLimiterDegraded)',
+        ),
+        Switch(
             name="highlights_recompute_on_every_miss",
             bug="the front page's best sellers are cached in Redis with a plain expiry: when "
             "the entry expires, every request that misses recomputes the heavy order-history "

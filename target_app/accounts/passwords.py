@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from gevent import get_hub, monkey
-
-T = TypeVar("T")
 
 #: Long enough to resist guessing, short enough that hashing it costs what it should.
 MIN_LENGTH, MAX_LENGTH = 10, 128
@@ -43,15 +38,3 @@ def verify_password(password: str, encoded: str | None, *, time_cost: int, memor
 @lru_cache(maxsize=8)
 def _decoy(time_cost: int, memory_kib: int) -> str:
     return hasher(time_cost, memory_kib).hash("no account has this password: a decoy")
-
-
-def off_the_hub(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a CPU-bound call in gevent's thread pool when the process runs on gevent.
-
-    Argon2 releases the GIL while it hashes: on the hub it would stall every
-    request of the worker for the hash's whole time; in a pool thread the hub
-    goes on serving them.
-    """
-    if monkey.is_module_patched("threading"):
-        return get_hub().threadpool.apply(fn, args, kwargs)  # type: ignore[no-any-return]
-    return fn(*args, **kwargs)

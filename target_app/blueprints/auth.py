@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from target_app.accounts import access_tokens, refresh_tokens
 from target_app.accounts.guard import REALM, current_caller, requires_token
-from target_app.accounts.passwords import hash_password, off_the_hub, verify_password
+from target_app.accounts.passwords import hash_password, verify_password
 from target_app.accounts.refresh_tokens import RefreshRefused
 from target_app.accounts.schemas import (
     Credentials,
@@ -26,7 +26,7 @@ from target_app.db import request_session
 from target_app.errors import Conflict, NotFound, Unauthorized
 from target_app.instrumentation.account_metrics import LOGINS, PASSWORD_HASH_SECONDS, REFRESHES
 from target_app.models import User
-from target_app.rate_limits import login_per_account, login_per_address
+from target_app.offload import off_the_hub
 from target_app.runtime_settings import current_settings
 
 bp = Blueprint("auth", __name__)
@@ -78,8 +78,6 @@ def register() -> tuple[UserOut, int]:
 
 
 @bp.post("/auth/login")
-@login_per_address
-@login_per_account
 @api.validate(
     json=Credentials,
     resp=Response(HTTP_200=TokenPair, **errors(401, 429, 503)),

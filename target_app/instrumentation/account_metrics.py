@@ -18,6 +18,11 @@ PASSWORD_HASH_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 RATE_LIMITED = Counter("shop_rate_limited_total", "Requests answered 429, by limit.", ["limit"])
+RATE_LIMIT_CHECKS = Counter(
+    "shop_rate_limit_checks_total",
+    "Rate-limit storage calls, by where they were counted (redis; memory: Redis unreachable).",
+    ["storage"],
+)
 # Every labelled series exists at 0 from the start: increase() over a series born at its
 # first increment reads 0.
 for _outcome in ("ok", "failed", "limited"):
@@ -26,3 +31,5 @@ for _outcome in ("ok", "refused", "reused"):
     REFRESHES.labels(_outcome)
 for _limit in ("login-account", "login-address", "checkout-user"):
     RATE_LIMITED.labels(_limit)
+for _storage in ("redis", "memory"):
+    RATE_LIMIT_CHECKS.labels(_storage)
