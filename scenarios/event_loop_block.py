@@ -20,20 +20,18 @@ from scenarios._common import (
     quantile,
     rate,
 )
+from scenarios._hub import (
+    HUB_BLOCKED_BY_PROCESS,
+    HUB_BLOCKED_SYMPTOM,
+    HUB_BLOCKS,
+    HUB_FREE,
+)
 
 SIMILAR_ROUTE = "/products/<int:product_id>/similar"
-HUB_LIMIT = 0.1
-SHOP_WORKERS = 'process=~"app-.*"'
-#: Seconds per second the shop workers' hubs spent in blocks of more than 100 ms.
-HUB_BLOCKED = rate(f"shop_gevent_hub_blocked_seconds_total{{{SHOP_WORKERS}}}")
 #: Blocks of the shop workers' hubs per similar-products request answered: about one each
 #: when the ranking holds the hub, whatever the machine's speed, as long as it takes 100 ms.
-_BLOCKS = rate(f"shop_gevent_hub_blocks_total{{{SHOP_WORKERS}}}")
 _SIMILAR_ANSWERED = rate(f'shop_http_requests_total{{route="{SIMILAR_ROUTE}"}}')
-BLOCKS_PER_SIMILAR = f"{_BLOCKS} / clamp_min({_SIMILAR_ANSWERED}, 1e-9) or vector(0)"
-HUB_BLOCKED_BY_PROCESS = (
-    f"sum by (process) (rate(shop_gevent_hub_blocked_seconds_total{{{SHOP_WORKERS}}}[10s]))"
-)
+BLOCKS_PER_SIMILAR = f"{HUB_BLOCKS} / clamp_min({_SIMILAR_ANSWERED}, 1e-9) or vector(0)"
 SIMILAR_P99 = quantile(0.99, "shop_http_request_duration_seconds", f'route="{SIMILAR_ROUTE}"')
 ON_HUB = "A CPU-heavy computation runs in the request's greenlet and blocks the event loop"
 
@@ -56,14 +54,7 @@ SCENARIO = Scenario(
         journeys={"Browser": 12, "SimilarViewer": 2, "CartBuilder": 2},
     ),
     symptoms=(
-        PromQLProbe(
-            name="hub_blocked",
-            expr=f"{HUB_BLOCKED} or vector(0)",
-            comparator=">",
-            threshold=HUB_LIMIT,
-            description="the shop workers' gevent hubs are blocked (blocks over 100 ms) more "
-            "than 10 % of the time",
-        ),
+        HUB_BLOCKED_SYMPTOM,
         PromQLProbe(
             name="a_block_per_similar_request",
             expr=BLOCKS_PER_SIMILAR,
@@ -74,13 +65,7 @@ SCENARIO = Scenario(
         ),
     ),
     slo=(
-        PromQLProbe(
-            name="hub_free",
-            expr=f"{HUB_BLOCKED} or vector(0)",
-            comparator="<=",
-            threshold=HUB_LIMIT,
-            description="the hubs are blocked 10 % of the time or less",
-        ),
+        HUB_FREE,
         FEW_ERRORS,
         CATALOG_ANSWERS,
     ),

@@ -21,15 +21,17 @@ from scenarios._common import (
     quantile,
     rate,
 )
+from scenarios._hub import (
+    HUB_BLOCKED_BY_PROCESS,
+    HUB_BLOCKED_SYMPTOM,
+    HUB_BLOCKS,
+    HUB_FREE,
+)
 
 LOGIN_ROUTE = "/auth/login"
-HUB_LIMIT = 0.1
 #: Argon2id passes: a few hundred ms a hash here, over gevent's 100 ms blocking threshold
 #: on a machine several times faster too (a release "hardened" the hash's cost).
 HARDENED_COST = 16
-SHOP_WORKERS = 'process=~"app-.*"'
-HUB_BLOCKED = rate(f"shop_gevent_hub_blocked_seconds_total{{{SHOP_WORKERS}}}")
-_BLOCKS = rate(f"shop_gevent_hub_blocks_total{{{SHOP_WORKERS}}}")
 #: Logins the shop checked a password for (answered 200 or 401; a 429 checks none).
 _CHECKED = rate(f'shop_http_requests_total{{route="{LOGIN_ROUTE}",status=~"200|401"}}')
 #: Blocks of the hubs per password checked: about one each when the hash holds the hub,
@@ -37,10 +39,7 @@ _CHECKED = rate(f'shop_http_requests_total{{route="{LOGIN_ROUTE}",status=~"200|4
 #: passwords are checked (more than one every two seconds): with the limit refusing
 #: every attempt, a stray block would otherwise be divided by nothing.
 BLOCKS_PER_LOGIN = (
-    f"({_BLOCKS} / clamp_min({_CHECKED}, 1e-9)) and on() ({_CHECKED} > 0.5) or vector(0)"
-)
-HUB_BLOCKED_BY_PROCESS = (
-    f"sum by (process) (rate(shop_gevent_hub_blocked_seconds_total{{{SHOP_WORKERS}}}[10s]))"
+    f"({HUB_BLOCKS} / clamp_min({_CHECKED}, 1e-9)) and on() ({_CHECKED} > 0.5) or vector(0)"
 )
 LOGINS_BY_OUTCOME = "sum by (outcome) (rate(shop_logins_total[10s]))"
 LOGIN_P99 = quantile(0.99, "shop_http_request_duration_seconds", f'route="{LOGIN_ROUTE}"')
@@ -68,14 +67,7 @@ SCENARIO = Scenario(
         journeys={"Browser": 8, "Visitor": 2, "CredentialStuffer": 4},
     ),
     symptoms=(
-        PromQLProbe(
-            name="hub_blocked",
-            expr=f"{HUB_BLOCKED} or vector(0)",
-            comparator=">",
-            threshold=HUB_LIMIT,
-            description="the shop workers' gevent hubs are blocked (blocks over 100 ms) more "
-            "than 10 % of the time",
-        ),
+        HUB_BLOCKED_SYMPTOM,
         PromQLProbe(
             name="a_block_per_password_checked",
             expr=BLOCKS_PER_LOGIN,
@@ -86,13 +78,7 @@ SCENARIO = Scenario(
         ),
     ),
     slo=(
-        PromQLProbe(
-            name="hub_free",
-            expr=f"{HUB_BLOCKED} or vector(0)",
-            comparator="<=",
-            threshold=HUB_LIMIT,
-            description="the hubs are blocked 10 % of the time or less",
-        ),
+        HUB_FREE,
         FEW_ERRORS,
         CATALOG_ANSWERS,
     ),
