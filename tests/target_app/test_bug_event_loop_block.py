@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
-import gevent
 import pytest
 from flask import Flask
 
 from target_app.services.similar import SWITCH, distance, edit_distance, rank, views
 from tests.conftest import AppFactory
+from tests.target_app.hub_ticker import longest_pause_of_others
 
 PRODUCT = 1
-TICK_S = 0.005
 
 
 @pytest.mark.parametrize(
@@ -55,29 +52,9 @@ def similar(app: Flask) -> list[int]:
     return [product["id"] for product in response.get_json()["items"]]
 
 
-def longest_pause_of_others(app: Flask) -> tuple[float, float]:
-    """Serve one similar-products request while another greenlet ticks.
-
-    Return the longest the ticking greenlet waited for a turn and how long the
-    request took, both in seconds.
-    """
-    gaps: list[float] = []
-
-    def tick() -> None:
-        last = time.perf_counter()
-        while True:
-            gevent.sleep(TICK_S)
-            now = time.perf_counter()
-            gaps.append(now - last)
-            last = now
-
-    ticker = gevent.spawn(tick)
-    gevent.sleep(TICK_S * 2)
-    started = time.perf_counter()
-    similar(app)
-    took = time.perf_counter() - started
-    ticker.kill()
-    return max(gaps), took
+def pause_and_time(app: Flask) -> tuple[float, float]:
+    """Serve one similar-products request while another greenlet ticks (hub_ticker)."""
+    return longest_pause_of_others(lambda: similar(app))
 
 
 def test_bug_and_fix_answer_the_same(make_app: AppFactory) -> None:
@@ -94,7 +71,7 @@ def test_the_bug_stops_every_other_greenlet_while_it_ranks(make_app: AppFactory)
     app.extensions["switches"].set(SWITCH, True)
     similar(app)  # warm: the engine's first connection
 
-    pause, took = longest_pause_of_others(app)
+    pause, took = pause_and_time(app)
 
     # The ranking is most of the request and no other greenlet ran during it.
     assert pause > took / 2
@@ -105,7 +82,7 @@ def test_the_fix_lets_the_others_run_while_it_ranks(make_app: AppFactory) -> Non
     app.extensions["switches"].set(SWITCH, False)
     similar(app)
 
-    pause, took = longest_pause_of_others(app)
+    pause, took = pause_and_time(app)
 
     # The ranking gives the hub a turn every few milliseconds (gevent.idle between chunks).
     assert pause < took / 4

@@ -3,16 +3,13 @@ the fix hashes in gevent's thread pool and limits the attempts."""
 
 from __future__ import annotations
 
-import time
-
-import gevent
 from flask import Flask
 
 from tests.conftest import AppFactory
 from tests.target_app.accounts_helpers import PASSWORD, new_account
+from tests.target_app.hub_ticker import longest_pause_of_others
 
 SWITCH = "password_checks_on_hub"
-TICK_S = 0.005
 #: Argon2id passes making one hash last well over the ticks here (the scenario's cost).
 COST = 16
 
@@ -22,25 +19,12 @@ def login(app: Flask, email: str, password: str = PASSWORD) -> int:
     return app.test_client(user_id=None).post("/auth/login", json=body).status_code
 
 
-def longest_pause_of_others(app: Flask, email: str) -> tuple[float, float]:
-    """Log in once while another greenlet ticks; return its longest wait and the login's time."""
-    gaps: list[float] = []
-
-    def tick() -> None:
-        last = time.perf_counter()
-        while True:
-            gevent.sleep(TICK_S)
-            now = time.perf_counter()
-            gaps.append(now - last)
-            last = now
-
-    ticker = gevent.spawn(tick)
-    gevent.sleep(TICK_S * 2)
-    started = time.perf_counter()
-    assert login(app, email) == 200
-    took = time.perf_counter() - started
-    ticker.kill()
-    return max(gaps), took
+def pause_and_time(app: Flask, email: str) -> tuple[float, float]:
+    """Log in once while another greenlet ticks (hub_ticker)."""
+    statuses: list[int] = []
+    pause, took = longest_pause_of_others(lambda: statuses.append(login(app, email)))
+    assert statuses == [200]
+    return pause, took
 
 
 def hardened_app(make_app: AppFactory, *, bug: bool) -> tuple[Flask, str]:
@@ -53,14 +37,14 @@ def hardened_app(make_app: AppFactory, *, bug: bool) -> tuple[Flask, str]:
 
 def test_the_bug_stops_every_other_greenlet_while_it_hashes(make_app: AppFactory) -> None:
     app, email = hardened_app(make_app, bug=True)
-    pause, took = longest_pause_of_others(app, email)
+    pause, took = pause_and_time(app, email)
     # The hash is most of the login and no other greenlet ran during it.
     assert pause > took / 2, (pause, took)
 
 
 def test_the_fix_lets_the_others_run_while_it_hashes(make_app: AppFactory) -> None:
     app, email = hardened_app(make_app, bug=False)
-    pause, took = longest_pause_of_others(app, email)
+    pause, took = pause_and_time(app, email)
     # The hash runs in a pool thread; the hub keeps turning (Argon2 releases the GIL).
     assert pause < took / 4, (pause, took)
 
