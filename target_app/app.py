@@ -9,7 +9,6 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
-from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
 from target_app import db, rate_limits
@@ -52,9 +51,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Ids are PostgreSQL integers: larger ones are unknown ids (404), not database errors.
     app.url_map.converters["int"] = DatabaseIntConverter
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    if settings.trusted_proxy_hops:
-        # The client's address, as the load balancer saw it (rate limits count by it).
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_hops)  # type: ignore[method-assign]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["settings"] = settings
     app.extensions["switches"] = SwitchBoard(

@@ -88,7 +88,8 @@ class ShopSettings(BaseSettings):
     rate_limit_prefix: str = "faultyard:limits"
     # Proxies in front of the shop that append the client's address to X-Forwarded-For
     # (the load balancer the stack's proxy stands for): the client address the per-address
-    # limits count is the one this many hops back. 0: the TCP peer.
+    # limits count is the one this many hops back (and only they: the admin API's loopback
+    # check keeps the TCP peer). 0: the TCP peer.
     trusted_proxy_hops: int = Field(1, ge=0, le=5)
 
     # gevent's monitor thread reports a hub blocked longer than this; 0 turns it off.

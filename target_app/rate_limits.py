@@ -27,6 +27,22 @@ def _settings() -> ShopSettings:
     return current_app.extensions["settings"]  # type: ignore[no-any-return]
 
 
+def client_address() -> str:
+    """Return the client's address as the load balancer in front saw it.
+
+    The last `trusted_proxy_hops` proxies append the address they got the request
+    from to X-Forwarded-For; the client is the one that many entries from the end.
+    Only the rate limits count by it: the admin API's loopback check keeps the TCP
+    peer (a header is no proof of where a request came from).
+    """
+    hops = _settings().trusted_proxy_hops
+    forwarded = ",".join(request.headers.getlist("X-Forwarded-For"))
+    addresses = [a.strip() for a in forwarded.split(",") if a.strip()]
+    if hops and len(addresses) >= hops:
+        return addresses[-hops]
+    return request.remote_addr or "unknown"
+
+
 def _login_account() -> str:
     """Key failed logins by the account tried (its email, as sent)."""
     body = request.get_json(silent=True)
@@ -63,7 +79,7 @@ LIMITS: dict[str, tuple[RouteLimit, ...]] = {
     "auth.login": (
         RouteLimit(
             "login_limit_per_address",
-            get_remote_address,
+            client_address,
             "login-address",
             exempt_when=_logins_unprotected,
         ),

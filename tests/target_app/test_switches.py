@@ -103,6 +103,10 @@ def test_admin_lists_a_change_another_worker_just_made(make_app: AppFactory) -> 
         pytest.param({}, "127.0.0.1", 401, id="no token"),
         pytest.param({"Authorization": "Bearer wrong"}, "127.0.0.1", 401, id="wrong token"),
         pytest.param(AUTH, "192.0.2.10", 403, id="not loopback"),
+        # X-Forwarded-For counts for the rate limits only: no header makes a caller local.
+        pytest.param(
+            {**AUTH, "X-Forwarded-For": "127.0.0.1"}, "192.0.2.10", 403, id="forged forwarded"
+        ),
         pytest.param(AUTH, "::1", 200, id="IPv6 loopback"),
     ],
 )
